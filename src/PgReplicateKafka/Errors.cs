@@ -1,0 +1,32 @@
+namespace PgReplicateKafka;
+
+/// <summary>The process exit codes of the product contract.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int RuntimeFailure = 1;
+    public const int BadConfiguration = 2;
+    public const int PostgresFailure = 3;
+    public const int KafkaFailure = 4;
+}
+
+/// <summary>
+/// A failure the operator has to act on. The message names what is wrong and what to do;
+/// the exit code says which side failed.
+/// </summary>
+public class ReplicatorException(int exitCode, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>Bad configuration or usage (exit code 2).</summary>
+public sealed class ConfigException(string message, Exception? inner = null)
+    : ReplicatorException(ExitCodes.BadConfiguration, message, inner);
+
+/// <summary>A PostgreSQL precondition or connection failure (exit code 3).</summary>
+public sealed class PostgresSetupException(string message, Exception? inner = null)
+    : ReplicatorException(ExitCodes.PostgresFailure, message, inner);
+
+/// <summary>A Kafka failure (exit code 4).</summary>
+public sealed class KafkaFailureException(string message, Exception? inner = null)
+    : ReplicatorException(ExitCodes.KafkaFailure, message, inner);
