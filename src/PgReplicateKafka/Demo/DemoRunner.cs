@@ -1,0 +1,135 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Embedded;
+using PgReplicateKafka.Pipeline;
+
+namespace PgReplicateKafka.Demo;
+
+/// <summary>
+/// The main job on embedded defaults: a throwaway PostgreSQL, librdkafka's in-process Kafka broker,
+/// a demo table with a workload, the replicator, and a consumer printing every message.
+/// </summary>
+public static class DemoRunner
+{
+    private const string Database = "demo";
+    private const string Topic = "demo.public.users";
+
+    public static async Task RunAsync(ILoggerFactory loggerFactory, TextWriter output, TimeSpan duration, CancellationToken stop)
+    {
+        var logger = loggerFactory.CreateLogger("demo");
+        logger.LogInformation("Starting a throwaway PostgreSQL cluster and an in-process Kafka broker");
+        await using var postgres = await TempPostgresCluster.StartAsync(ct: stop);
+        using var kafka = MockKafkaCluster.Start(brokers: 1);
+        await postgres.CreateDatabaseAsync(Database);
+        await postgres.ExecuteAsync(
+            """
+            CREATE TABLE public.users (
+                id bigserial PRIMARY KEY, name text NOT NULL, email text,
+                created_at timestamptz NOT NULL DEFAULT now(), score numeric(10,2), active bool NOT NULL DEFAULT true);
+            CREATE PUBLICATION demo_publication FOR TABLE public.users;
+            """, Database);
+
+        var config = new ReplicatorConfig
+        {
+            Postgres = new PostgresConfig
+            {
+                Host = postgres.Host,
+                Port = postgres.Port,
+                Database = Database,
+                Username = postgres.Username,
+                Password = postgres.Password,
+                Publication = "demo_publication",
+                SlotName = "demo_slot",
+            },
+            Kafka = new KafkaConfig { Brokers = [kafka.BootstrapServers], TopicPrefix = "demo" },
+            Replication = new ReplicationConfig { CheckpointIntervalSecs = 1 },
+        };
+        logger.LogInformation("PostgreSQL on {Host}:{Port}, Kafka on {Kafka}; table public.users streams to topic {Topic}",
+            postgres.Host, postgres.Port, kafka.BootstrapServers, Topic);
+
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        if (duration > TimeSpan.Zero)
+            running.CancelAfter(duration);
+
+        var replicator = Task.Run(() => new Replicator(config, loggerFactory).RunAsync(running.Token), CancellationToken.None);
+        var printer = Task.Run(() => PrintMessages(kafka.BootstrapServers, output, running.Token), CancellationToken.None);
+        var workload = Task.Run(() => WriteWorkloadAsync(postgres.ConnectionString(Database), logger, running.Token), CancellationToken.None);
+
+        // A failure of the replicator ends the demo at once; otherwise it runs until the duration or a signal.
+        await Task.WhenAny(replicator, Task.Delay(Timeout.Infinite, running.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+        await running.CancelAsync();
+        await replicator;
+        await Task.WhenAll(printer, workload);
+        logger.LogInformation("Demo finished; removing the throwaway PostgreSQL cluster and Kafka broker");
+    }
+
+    private static async Task WriteWorkloadAsync(string connectionString, ILogger logger, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        var random = new Random(42);
+        var step = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                step++;
+                var sql = (step % 5) switch
+                {
+                    3 => "UPDATE public.users SET score = score + 1.25, active = NOT active WHERE id = (SELECT max(id) FROM public.users)",
+                    4 when step % 10 == 9 => "DELETE FROM public.users WHERE id = (SELECT min(id) FROM public.users)",
+                    _ => "INSERT INTO public.users (name, email, score) VALUES ($1, $2, $3)",
+                };
+                await using var command = new NpgsqlCommand(sql, connection);
+                if (sql.StartsWith("INSERT", StringComparison.Ordinal))
+                {
+                    var name = Names[random.Next(Names.Length)];
+                    command.Parameters.Add(new NpgsqlParameter { Value = $"{name} {step}" });
+                    command.Parameters.Add(new NpgsqlParameter { Value = $"{name.ToLowerInvariant()}{step}@example.com" });
+                    command.Parameters.Add(new NpgsqlParameter { Value = Math.Round((decimal)random.NextDouble() * 100, 2) });
+                }
+
+                await command.ExecuteNonQueryAsync(ct);
+                await Task.Delay(700, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (NpgsqlException e) when (ct.IsCancellationRequested)
+        {
+            logger.LogDebug("Workload stopped: {Reason}", e.Message);
+        }
+    }
+
+    private static readonly string[] Names = ["Ada", "Grace", "Edsger", "Barbara", "Donald", "Frances"];
+
+    private static void PrintMessages(string bootstrap, TextWriter output, CancellationToken ct)
+    {
+        using var consumer = new ConsumerBuilder<string?, string?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "demo-printer",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            TopicMetadataRefreshIntervalMs = 1000,
+        }).SetErrorHandler((_, _) => { }).Build();
+        consumer.Subscribe(Topic);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var result = consumer.Consume(ct);
+                if (result?.Message is { } message)
+                    output.WriteLine($"{result.Topic} key={message.Key ?? "null"} value={message.Value}");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        output.Flush();
+        consumer.Close();
+    }
+}

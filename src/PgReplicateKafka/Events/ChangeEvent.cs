@@ -1,0 +1,50 @@
+namespace PgReplicateKafka.Events;
+
+public enum ChangeOperation
+{
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+}
+
+/// <summary>A PostgreSQL transaction as the source announced it (pgoutput BEGIN).</summary>
+public sealed class SourceTransaction(uint xid, ulong commitLsn, DateTime commitTimestamp)
+{
+    public uint Xid { get; } = xid;
+
+    /// <summary>LSN of the commit record (known from BEGIN already).</summary>
+    public ulong CommitLsn { get; } = commitLsn;
+
+    public DateTime CommitTimestamp { get; } = commitTimestamp;
+
+    public long CommitTimestampMs { get; } = new DateTimeOffset(commitTimestamp, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>End of the commit record: the position to confirm once the transaction is delivered.</summary>
+    public ulong EndLsn { get; set; }
+}
+
+/// <summary>One row change, with its values still in PostgreSQL's text form.</summary>
+public sealed class ChangeEvent(TableInfo table, ChangeOperation operation, ulong lsn, SourceTransaction transaction, RowData? before, RowData? after)
+    : SourceMessage
+{
+    public TableInfo Table { get; } = table;
+    public ChangeOperation Operation { get; } = operation;
+
+    /// <summary>LSN of the change's own WAL record.</summary>
+    public ulong Lsn { get; } = lsn;
+
+    public SourceTransaction Transaction { get; } = transaction;
+
+    /// <summary>The old row as PostgreSQL sent it (identity columns or, with REPLICA IDENTITY FULL, all); null if not sent.</summary>
+    public RowData? Before { get; } = before;
+
+    public RowData? After { get; } = after;
+
+    /// <summary>Returns pooled buffers; the event must not be used afterwards.</summary>
+    public void Release()
+    {
+        Before?.Release();
+        After?.Release();
+    }
+}

@@ -1,0 +1,129 @@
+using Confluent.Kafka;
+using PgReplicateKafka.Events;
+
+namespace PgReplicateKafka.Pipeline;
+
+/// <summary>
+/// Tracks transactions in commit order and the Kafka acknowledgements of their events. A
+/// transaction's end LSN becomes confirmable only when it and every transaction before it are fully
+/// acknowledged, so the confirmed LSN never passes an undelivered change and never goes backwards.
+/// </summary>
+public sealed class DeliveryTracker
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<PendingTransaction> _pending = new();
+    private ulong _confirmedLsn;
+    private long _confirmedCommits;
+    private long _inFlightEvents;
+    private Exception? _failure;
+
+    /// <summary>End LSN of the last transaction that is delivered with all before it.</summary>
+    public ulong ConfirmedLsn
+    {
+        get { lock (_gate) return _confirmedLsn; }
+    }
+
+    /// <summary>How many transactions are delivered with all before them.</summary>
+    public long ConfirmedCommits
+    {
+        get { lock (_gate) return _confirmedCommits; }
+    }
+
+    public long InFlightEvents => Interlocked.Read(ref _inFlightEvents);
+
+    /// <summary>The first delivery error; once set, nothing more is confirmed.</summary>
+    public Exception? Failure
+    {
+        get { lock (_gate) return _failure; }
+    }
+
+    public PendingTransaction Begin(SourceTransaction transaction)
+    {
+        var pending = new PendingTransaction(this, transaction);
+        lock (_gate)
+            _pending.Enqueue(pending);
+        return pending;
+    }
+
+    internal void EventAdded() => Interlocked.Increment(ref _inFlightEvents);
+
+    internal void EventDelivered() => Interlocked.Decrement(ref _inFlightEvents);
+
+    internal void Fail(Exception failure)
+    {
+        lock (_gate)
+            _failure ??= failure;
+    }
+
+    internal void Advance()
+    {
+        lock (_gate)
+        {
+            if (_failure is not null)
+                return;
+            while (_pending.TryPeek(out var head) && head.IsComplete)
+            {
+                _pending.Dequeue();
+                _confirmedLsn = Math.Max(_confirmedLsn, head.Transaction.EndLsn);
+                _confirmedCommits++;
+            }
+        }
+    }
+}
+
+/// <summary>One transaction's outstanding events.</summary>
+public sealed class PendingTransaction
+{
+    private readonly DeliveryTracker _tracker;
+
+    // Outstanding events plus one for "not yet committed": reaches zero exactly once, when the
+    // commit has been seen and every event is acknowledged, whichever comes last.
+    private int _outstanding = 1;
+
+    internal PendingTransaction(DeliveryTracker tracker, SourceTransaction transaction)
+    {
+        _tracker = tracker;
+        Transaction = transaction;
+        OnDelivery = Delivered;
+    }
+
+    public SourceTransaction Transaction { get; }
+
+    /// <summary>The delivery callback for every event of this transaction (one delegate per transaction, not per event).</summary>
+    public Action<DeliveryReport<byte[]?, byte[]?>> OnDelivery { get; }
+
+    internal bool IsComplete => Volatile.Read(ref _outstanding) == 0;
+
+    /// <summary>Call before producing each event.</summary>
+    public void AddEvent()
+    {
+        Interlocked.Increment(ref _outstanding);
+        _tracker.EventAdded();
+    }
+
+    /// <summary>Call once the transaction's commit has been seen (its end LSN is set).</summary>
+    public void Commit() => Release();
+
+    /// <summary>For events that could not be produced at all.</summary>
+    public void Fail(Exception failure) => _tracker.Fail(failure);
+
+    private void Delivered(DeliveryReport<byte[]?, byte[]?> report)
+    {
+        _tracker.EventDelivered();
+        if (report.Error.IsError)
+        {
+            _tracker.Fail(new KafkaFailureException(
+                $"Kafka did not acknowledge an event for topic {report.Topic} (transaction {Transaction.Xid}): {report.Error.Reason}. " +
+                "Nothing after it is confirmed to PostgreSQL; a restart resends it"));
+            return;
+        }
+
+        Release();
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _outstanding) == 0)
+            _tracker.Advance();
+    }
+}

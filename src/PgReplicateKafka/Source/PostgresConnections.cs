@@ -1,0 +1,56 @@
+using Npgsql;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events.Values;
+
+namespace PgReplicateKafka.Source;
+
+/// <summary>Builds the connection strings for the catalog (SQL) connection and the replication connection.</summary>
+public static class PostgresConnections
+{
+    public const string ApplicationName = "pg-replicate-kafka";
+
+    public static string CatalogConnectionString(PostgresConfig config) => Builder(config).ConnectionString;
+
+    /// <summary>
+    /// The replication connection pins the session settings that the walsender's text output of
+    /// values depends on (time zone, date and interval style, float digits), so events never depend
+    /// on server defaults.
+    /// </summary>
+    public static string ReplicationConnectionString(PostgresConfig config)
+    {
+        var builder = Builder(config);
+        builder.Options = PgSessionSettings.Options;
+        return builder.ConnectionString;
+    }
+
+    /// <summary>"host:port/database as user", for messages: never includes the password.</summary>
+    public static string Describe(PostgresConfig config) =>
+        $"{config.Host}:{config.Port}/{config.Database} as user \"{config.Username}\"";
+
+    private static NpgsqlConnectionStringBuilder Builder(PostgresConfig config)
+    {
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = config.Host,
+            Port = config.Port,
+            Database = config.Database,
+            Username = config.Username,
+            SslMode = config.SslMode switch
+            {
+                PgSslMode.Disable => SslMode.Disable,
+                PgSslMode.Allow => SslMode.Allow,
+                PgSslMode.Require => SslMode.Require,
+                PgSslMode.VerifyCa => SslMode.VerifyCA,
+                PgSslMode.VerifyFull => SslMode.VerifyFull,
+                _ => SslMode.Prefer,
+            },
+            Timeout = config.ConnectTimeoutSecs,
+            ApplicationName = ApplicationName,
+            // Type loading would run catalog queries that replication connections cannot serve.
+            ServerCompatibilityMode = ServerCompatibilityMode.NoTypeLoading,
+        };
+        if (config.Password is not null)
+            builder.Password = config.Password;
+        return builder;
+    }
+}

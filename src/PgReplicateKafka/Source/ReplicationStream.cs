@@ -1,0 +1,328 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Events.Values;
+
+namespace PgReplicateKafka.Source;
+
+/// <summary>
+/// Reads the pgoutput stream of the slot and hands changes and commits, in commit order, to a channel.
+/// It only copies bytes: JSON conversion happens on the sink side so the walsender never waits on us.
+/// </summary>
+public sealed class ReplicationStream : IAsyncDisposable
+{
+    private readonly ReplicatorConfig _config;
+    private readonly SourceState _state;
+    private readonly ChannelWriter<SourceMessage> _output;
+    private readonly ILogger _logger;
+    private readonly LogicalReplicationConnection _connection;
+    private readonly Dictionary<uint, TableInfo> _tables = [];
+
+    // Guards the hand-over state below, shared with the replicator's checkpoint and stop calls.
+    private readonly Lock _gate = new();
+    private SourceTransaction? _transaction;
+    private bool _stopRequested;
+    private bool _forwardingStopped;
+    private long _forwardedCommits;
+    private ulong _stoppedAt;
+    private readonly TaskCompletionSource _forwardingDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ReplicationStream(ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, ILogger logger, LogicalReplicationConnection connection)
+    {
+        _config = config;
+        _state = state;
+        _output = output;
+        _logger = logger;
+        _connection = connection;
+    }
+
+    public static async Task<ReplicationStream> OpenAsync(
+        ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, ILogger logger, CancellationToken ct)
+    {
+        var connection = new LogicalReplicationConnection(PostgresConnections.ReplicationConnectionString(config.Postgres))
+        {
+            WalReceiverStatusInterval = config.Replication.KeepaliveInterval,
+            // Npgsql asks the server for a reply at half this timeout; the reply carries the server's
+            // WAL position, which lets an idle slot advance (see TryGetIdlePosition).
+            WalReceiverTimeout = TimeSpan.FromSeconds(Math.Max(10, 2 * config.Replication.KeepaliveIntervalSecs)),
+        };
+        try
+        {
+            await connection.Open(ct);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            await connection.DisposeAsync();
+            throw PostgresErrors.Connect(e, config.Postgres);
+        }
+
+        // Status updates must never report less than the slot already has confirmed.
+        connection.SetReplicationStatus(state.StartLsn);
+        return new ReplicationStream(config, state, output, logger, connection);
+    }
+
+    /// <summary>Completes when no more messages will be handed over (stop requested, or the stream ended).</summary>
+    public Task ForwardingDone => _forwardingDone.Task;
+
+    /// <summary>Number of transactions whose commit has been handed over.</summary>
+    public long ForwardedCommits => Interlocked.Read(ref _forwardedCommits);
+
+    /// <summary>Streams until cancelled. Messages arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
+        var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1);
+        try
+        {
+            await foreach (var message in _connection.StartReplication(slot, options, ct, _state.StartLsn))
+            {
+                if (Volatile.Read(ref _forwardingStopped))
+                    continue;
+                await HandleAsync(message, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (PostgresException e)
+        {
+            throw new PostgresSetupException(
+                $"replication from slot \"{_config.Postgres.SlotName}\" failed: {e.MessageText} (SQLSTATE {e.SqlState})", e);
+        }
+        finally
+        {
+            StopForwarding(_connection.LastReceivedLsn, idle: false);
+        }
+    }
+
+    /// <summary>
+    /// Stops handing over messages: at once when no transaction is open, otherwise after the open
+    /// transaction's commit, so a graceful stop never splits a transaction.
+    /// </summary>
+    public void RequestStop()
+    {
+        lock (_gate)
+        {
+            _stopRequested = true;
+            if (_transaction is null)
+                StopForwarding((ulong)_connection.LastReceivedLsn, idle: true);
+        }
+    }
+
+    /// <summary>
+    /// The position a fully idle pipeline may confirm: the last WAL position the server reported,
+    /// provided no transaction is open here. Any transaction whose commit lies before it has been
+    /// handed over already (messages arrive in order), so the caller must also check that all
+    /// <paramref name="forwardedCommits"/> are delivered.
+    /// </summary>
+    public bool TryGetIdlePosition(out ulong lsn, out long forwardedCommits)
+    {
+        lock (_gate)
+        {
+            if (_forwardingStopped)
+            {
+                lsn = _stoppedAt;
+                forwardedCommits = _forwardedCommits;
+                return lsn != 0;
+            }
+
+            // Read the position first: a BEGIN Npgsql read meanwhile is safe to confirm (its commit lies after it).
+            lsn = (ulong)_connection.LastReceivedLsn;
+            forwardedCommits = _forwardedCommits;
+            return _transaction is null;
+        }
+    }
+
+    /// <summary>Reports <paramref name="lsn"/> as flushed and applied to PostgreSQL now.</summary>
+    public async Task ConfirmAsync(ulong lsn, CancellationToken ct)
+    {
+        _connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(lsn));
+        await _connection.SendStatusUpdate(ct);
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private void StopForwarding(NpgsqlLogSequenceNumber lsn, bool idle) => StopForwarding((ulong)lsn, idle);
+
+    private void StopForwarding(ulong lsn, bool idle)
+    {
+        lock (_gate)
+        {
+            if (_forwardingStopped)
+                return;
+            _forwardingStopped = true;
+            _stoppedAt = idle ? lsn : 0;
+        }
+
+        _output.TryComplete();
+        _forwardingDone.TrySetResult();
+    }
+
+    private async Task HandleAsync(PgOutputReplicationMessage message, CancellationToken ct)
+    {
+        switch (message)
+        {
+            case BeginMessage begin:
+                lock (_gate)
+                {
+                    if (_stopRequested)
+                    {
+                        StopForwarding(begin.WalStart, idle: true);
+                        return;
+                    }
+
+                    _transaction = new SourceTransaction(
+                        begin.TransactionXid ?? 0, (ulong)begin.TransactionFinalLsn, begin.TransactionCommitTimestamp);
+                }
+
+                break;
+
+            case RelationMessage relation:
+                _tables[relation.RelationId] = await DescribeTableAsync(relation, ct);
+                break;
+
+            case InsertMessage insert:
+                await ForwardAsync(new ChangeEvent(Table(insert.Relation), ChangeOperation.Insert, (ulong)insert.WalStart, CurrentTransaction(),
+                    before: null, after: await ReadRowAsync(insert.NewRow, ct)), ct);
+                break;
+
+            case FullUpdateMessage update:
+                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
+                    before: await ReadRowAsync(update.OldRow, ct), after: await ReadRowAsync(update.NewRow, ct)), ct);
+                break;
+
+            case IndexUpdateMessage update:
+                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
+                    before: await ReadRowAsync(update.Key, ct), after: await ReadRowAsync(update.NewRow, ct)), ct);
+                break;
+
+            case UpdateMessage update:
+                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
+                    before: null, after: await ReadRowAsync(update.NewRow, ct)), ct);
+                break;
+
+            case FullDeleteMessage delete:
+                await ForwardAsync(new ChangeEvent(Table(delete.Relation), ChangeOperation.Delete, (ulong)delete.WalStart, CurrentTransaction(),
+                    before: await ReadRowAsync(delete.OldRow, ct), after: null), ct);
+                break;
+
+            case KeyDeleteMessage delete:
+                await ForwardAsync(new ChangeEvent(Table(delete.Relation), ChangeOperation.Delete, (ulong)delete.WalStart, CurrentTransaction(),
+                    before: await ReadRowAsync(delete.Key, ct), after: null), ct);
+                break;
+
+            case TruncateMessage truncate:
+                foreach (var relation in truncate.Relations)
+                {
+                    await ForwardAsync(new ChangeEvent(Table(relation), ChangeOperation.Truncate, (ulong)truncate.WalStart, CurrentTransaction(),
+                        before: null, after: null), ct);
+                }
+
+                break;
+
+            case CommitMessage commit:
+                var transaction = CurrentTransaction();
+                transaction.EndLsn = (ulong)commit.TransactionEndLsn;
+                await _output.WriteAsync(new TransactionCommitted(transaction), ct);
+                lock (_gate)
+                {
+                    _transaction = null;
+                    _forwardedCommits++;
+                    if (_stopRequested)
+                        StopForwarding(transaction.EndLsn, idle: true);
+                }
+
+                break;
+
+            // Types, origins and logical decoding messages carry nothing to publish.
+        }
+    }
+
+    private ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct) => _output.WriteAsync(change, ct);
+
+    private SourceTransaction CurrentTransaction() =>
+        _transaction ?? throw new InvalidOperationException("pgoutput sent a change outside a transaction");
+
+    private TableInfo Table(RelationMessage relation) =>
+        _tables.TryGetValue(relation.RelationId, out var table)
+            ? table
+            : throw new InvalidOperationException($"pgoutput sent a change for relation {relation.RelationId} before describing it");
+
+    private static async Task<RowData> ReadRowAsync(ReplicationTuple tuple, CancellationToken ct)
+    {
+        var row = new RowData(tuple.NumColumns, 256);
+        var i = 0;
+        await foreach (var value in tuple.WithCancellation(ct))
+        {
+            switch (value.Kind)
+            {
+                case TupleDataKind.Null:
+                    row.SetNull(i);
+                    break;
+                case TupleDataKind.UnchangedToastedValue:
+                    row.SetUnchangedToast(i);
+                    break;
+                case TupleDataKind.TextValue:
+                    var target = row.ReserveText(i, value.Length);
+                    await value.GetStream().ReadExactlyAsync(target, ct);
+                    break;
+                default:
+                    throw new InvalidOperationException($"unexpected {value.Kind} in a text-mode pgoutput stream");
+            }
+
+            i++;
+        }
+
+        return row;
+    }
+
+    /// <summary>
+    /// Builds the table description from pgoutput's RELATION message. The message key is the primary
+    /// key when the table has one and REPLICA IDENTITY FULL (which flags every column); otherwise the
+    /// columns pgoutput flags as replica identity, because those are the ones an old row carries.
+    /// </summary>
+    private async Task<TableInfo> DescribeTableAsync(RelationMessage relation, CancellationToken ct)
+    {
+        var columns = new ColumnInfo[relation.Columns.Count];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = relation.Columns[i];
+            if (!_state.Types.Contains(column.DataTypeId))
+                _state.Types = await TypeCatalog.LoadAsync(_state.Catalog, ct); // a type created after we started
+            var isIdentity = (column.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0;
+            columns[i] = new ColumnInfo(column.ColumnName, _state.Types.Resolve(column.DataTypeId), isIdentity);
+        }
+
+        var full = relation.ReplicaIdentity == RelationMessage.ReplicaIdentitySetting.AllColumns;
+        var keyNames = full ? await PrimaryKeyAsync(relation.RelationId, ct) : [];
+        var key = new List<int>();
+        for (var i = 0; i < columns.Length; i++)
+        {
+            if (keyNames.Count > 0 ? keyNames.Contains(columns[i].Name) : columns[i].IsReplicaIdentity)
+                key.Add(i);
+        }
+
+        var topic = $"{_config.Kafka.TopicPrefix}.{relation.Namespace}.{relation.RelationName}";
+        _logger.LogDebug("Table {Schema}.{Table} (relation {Id}) streams to {Topic}", relation.Namespace, relation.RelationName, relation.RelationId, topic);
+        return new TableInfo(relation.RelationId, relation.Namespace, relation.RelationName, columns, full, [.. key], topic);
+    }
+
+    private async Task<HashSet<string>> PrimaryKeyAsync(uint relationId, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) " +
+            "WHERE i.indrelid = $1::oid AND i.indisprimary", _state.Catalog);
+        command.Parameters.Add(new NpgsqlParameter { Value = (long)relationId });
+        var names = new HashSet<string>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            names.Add(reader.GetString(0));
+        return names;
+    }
+}

@@ -1,0 +1,156 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events.Values;
+
+namespace PgReplicateKafka.Source;
+
+/// <summary>What the replication stream needs that a plain SQL connection provides.</summary>
+public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumber startLsn, TypeCatalog types) : IAsyncDisposable
+{
+    /// <summary>A plain SQL connection kept open for catalog look-ups while streaming.</summary>
+    public NpgsqlConnection Catalog { get; } = catalog;
+
+    /// <summary>The slot's confirmed position: streaming resumes after it.</summary>
+    public NpgsqlLogSequenceNumber StartLsn { get; } = startLsn;
+
+    public TypeCatalog Types { get; set; } = types;
+
+    public ValueTask DisposeAsync() => Catalog.DisposeAsync();
+}
+
+/// <summary>
+/// Prepares PostgreSQL for streaming: the publication exists (or is created when asked), the slot
+/// exists with the pgoutput plugin (created when missing), and the type catalog is loaded.
+/// </summary>
+public static class SourceSetup
+{
+    public static async Task<SourceState> PrepareAsync(PostgresConfig config, ILogger logger, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config));
+        try
+        {
+            try
+            {
+                await connection.OpenAsync(ct);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                throw PostgresErrors.Connect(e, config);
+            }
+
+            await EnsurePublicationAsync(connection, config, logger, ct);
+            var startLsn = await EnsureSlotAsync(connection, config, logger, ct);
+            var types = await TypeCatalog.LoadAsync(connection, ct);
+            return new SourceState(connection, startLsn, types);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>Quotes "schema.table" or "table" (then in schema public) for SQL.</summary>
+    public static string QuoteTable(string qualifiedName)
+    {
+        var dot = qualifiedName.IndexOf('.');
+        return dot < 0
+            ? QuoteIdentifier("public") + "." + QuoteIdentifier(qualifiedName)
+            : QuoteIdentifier(qualifiedName[..dot]) + "." + QuoteIdentifier(qualifiedName[(dot + 1)..]);
+    }
+
+    private static async Task EnsurePublicationAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
+    {
+        await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
+            if ((long)(await exists.ExecuteScalarAsync(ct))! == 0)
+            {
+                if (!config.CreatePublication)
+                {
+                    throw new PostgresSetupException(
+                        $"publication \"{config.Publication}\" does not exist in database \"{config.Database}\": create it " +
+                        $"(CREATE PUBLICATION {config.Publication} FOR TABLE ...) or set [postgres] create_publication = true with tables = [...]");
+                }
+
+                var tables = string.Join(", ", config.Tables.Select(QuoteTable));
+                await using var create = new NpgsqlCommand($"CREATE PUBLICATION {QuoteIdentifier(config.Publication)} FOR TABLE {tables}", connection);
+                try
+                {
+                    await create.ExecuteNonQueryAsync(ct);
+                }
+                catch (PostgresException e)
+                {
+                    throw new PostgresSetupException(
+                        $"cannot create publication \"{config.Publication}\" for [postgres] tables: {e.MessageText} (SQLSTATE {e.SqlState})", e);
+                }
+
+                logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, tables);
+            }
+        }
+
+        await using var published = new NpgsqlCommand("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", connection);
+        published.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
+        var names = new List<string>();
+        await using (var reader = await published.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+                names.Add(reader.GetString(0));
+        }
+
+        if (names.Count == 0)
+            logger.LogWarning("Publication {Publication} has no tables: nothing will stream until tables are added (ALTER PUBLICATION ... ADD TABLE ...)", config.Publication);
+        else
+            logger.LogInformation("Publication {Publication} publishes {Tables}", config.Publication, string.Join(", ", names));
+    }
+
+    private static async Task<NpgsqlLogSequenceNumber> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
+    {
+        await using (var find = new NpgsqlCommand(
+            "SELECT plugin, database, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
+        {
+            find.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
+            await using var reader = await find.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct))
+            {
+                var plugin = reader.IsDBNull(0) ? "(physical)" : reader.GetString(0);
+                var database = reader.IsDBNull(1) ? "" : reader.GetString(1);
+                if (plugin != "pgoutput")
+                {
+                    throw new PostgresSetupException(
+                        $"replication slot \"{config.SlotName}\" exists with plugin {plugin}, not pgoutput: drop it " +
+                        $"(SELECT pg_drop_replication_slot('{config.SlotName}')) or set [postgres] slot_name to another name");
+                }
+
+                if (database != config.Database)
+                {
+                    throw new PostgresSetupException(
+                        $"replication slot \"{config.SlotName}\" belongs to database \"{database}\", not \"{config.Database}\": set [postgres] slot_name to another name");
+                }
+
+                var lsn = NpgsqlLogSequenceNumber.Parse(reader.GetString(2));
+                logger.LogInformation("Resuming replication slot {Slot} from {Lsn}", config.SlotName, lsn);
+                return lsn;
+            }
+        }
+
+        await using var create = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
+        create.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
+        try
+        {
+            var lsn = NpgsqlLogSequenceNumber.Parse((string)(await create.ExecuteScalarAsync(ct))!);
+            logger.LogInformation("Created replication slot {Slot} at {Lsn}", config.SlotName, lsn);
+            return lsn;
+        }
+        catch (PostgresException e)
+        {
+            throw new PostgresSetupException(
+                $"cannot create replication slot \"{config.SlotName}\": {e.MessageText} (SQLSTATE {e.SqlState}). " +
+                "Check wal_level = logical, free max_replication_slots, and that the role has REPLICATION", e);
+        }
+    }
+}
