@@ -1,0 +1,110 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace PgReplicateKafka.Embedded;
+
+/// <summary>
+/// The only place in this assembly that P/Invokes librdkafka. .NET allows one DllImport resolver per
+/// assembly, so it is set here once; code that later needs its own resolver must call
+/// <see cref="TryResolve"/> from it instead of setting a second one.
+/// </summary>
+internal static partial class LibRdKafka
+{
+    internal const string LibraryName = "librdkafka";
+
+    // Confluent.Kafka loads the centos8 build on Debian; the plain one needs libsasl2.so.3, absent there.
+    private static readonly string[] Candidates = ["librdkafka.so", "centos8-librdkafka.so"];
+
+    private static readonly Lazy<IntPtr> Handle = new(Load);
+
+    static LibRdKafka()
+    {
+        NativeLibrary.SetDllImportResolver(typeof(LibRdKafka).Assembly, Resolve);
+    }
+
+    /// <summary>Loads the native library now, so a missing file fails with a clear message, not at first call.</summary>
+    internal static void EnsureLoaded() => _ = Handle.Value;
+
+    /// <summary>Resolves <paramref name="libraryName"/> if it is librdkafka; for reuse by a later combined resolver.</summary>
+    internal static bool TryResolve(string libraryName, out IntPtr handle)
+    {
+        handle = libraryName == LibraryName ? Handle.Value : IntPtr.Zero;
+        return handle != IntPtr.Zero;
+    }
+
+    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
+        TryResolve(libraryName, out var handle) ? handle : IntPtr.Zero;
+
+    private static IntPtr Load()
+    {
+        // Confluent.Kafka loads librdkafka lazily; touching it first means both share the file it chose.
+        _ = Confluent.Kafka.Library.VersionString;
+        var dir = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
+        var failures = new List<string>();
+        foreach (var candidate in Candidates)
+        {
+            var path = Path.Combine(dir, candidate);
+            if (NativeLibrary.TryLoad(path, out var handle))
+            {
+                return handle;
+            }
+
+            failures.Add(path);
+        }
+
+        throw new DllNotFoundException($"librdkafka could not be loaded from any of: {string.Join(", ", failures)}");
+    }
+
+    internal static string ErrorName(int err) => Marshal.PtrToStringUTF8(rd_kafka_err2name(err)) ?? err.ToString();
+
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_conf_new();
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_conf_destroy(IntPtr conf);
+
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_destroy(IntPtr rk);
+
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_err2name(int err);
+
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_cluster_destroy(IntPtr mcluster);
+
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr mcluster);
+
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, nuint count, int[] errors);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
+
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_partition_set_leader(IntPtr mcluster, string topic, int partition, int brokerId);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);
+}
