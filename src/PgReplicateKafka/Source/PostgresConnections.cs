@@ -46,8 +46,6 @@ public static class PostgresConnections
             },
             Timeout = config.ConnectTimeoutSecs,
             ApplicationName = ApplicationName,
-            // Type loading would run catalog queries that replication connections cannot serve.
-            ServerCompatibilityMode = ServerCompatibilityMode.NoTypeLoading,
         };
         if (config.Password is not null)
             builder.Password = config.Password;

@@ -178,7 +178,7 @@ public sealed class ReplicationStream : IAsyncDisposable
                     }
 
                     _transaction = new SourceTransaction(
-                        begin.TransactionXid ?? 0, (ulong)begin.TransactionFinalLsn, begin.TransactionCommitTimestamp);
+                        begin.TransactionXid, (ulong)begin.TransactionFinalLsn, begin.TransactionCommitTimestamp);
                 }
 
                 break;

@@ -21,7 +21,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         slot_name = "{c.Postgres.SlotName}"
 
         [kafka]
-        brokers = ["{c.Kafka.Brokers[0]}"]
+        brokers = [{string.Join(", ", c.Kafka.Brokers.SelectMany(b => b.Split(',')).Select(b => $"\"{b}\""))}]
         topic_prefix = "{c.Kafka.TopicPrefix}"
 
         [replication]
@@ -56,6 +56,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}' AND active") == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, $"the replicator did not start streaming within 30 s. Output:\n{process.Output}");
+            Assert.False(process.HasExited, $"the replicator exited. Output:\n{process.Output}");
             await Task.Delay(50);
         }
     }

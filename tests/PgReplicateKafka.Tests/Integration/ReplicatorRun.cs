@@ -27,16 +27,17 @@ public sealed class ReplicatorRun : IAsyncDisposable
 
     public string Topic(string table, string schema = "public") => $"{TopicPrefix}.{schema}.{table}";
 
-    /// <summary>A fresh database with <paramref name="setupSql"/> run in it and a publication "pub" for all its tables.</summary>
-    public static async Task<ReplicatorRun> CreateAsync(PostgresFixture postgres, KafkaFixture kafka, string setupSql, Func<ReplicatorConfig, ReplicatorConfig>? adjust = null)
+    /// <summary>A fresh database with <paramref name="setupSql"/> run in it and a publication "pub" (by default for all its tables).</summary>
+    public static async Task<ReplicatorRun> CreateAsync(
+        PostgresFixture postgres, KafkaFixture kafka, string setupSql, Func<ReplicatorConfig, ReplicatorConfig>? adjust = null, string publish = "ALL TABLES")
     {
         var database = await postgres.CreateDatabaseAsync();
-        await postgres.Cluster.ExecuteAsync(setupSql + ";\nCREATE PUBLICATION pub FOR ALL TABLES;", database);
-        var config = Config(postgres.Cluster, database, kafka.BootstrapServers, kafka.NewTopicPrefix());
+        await postgres.Cluster.ExecuteAsync(setupSql + $";\nCREATE PUBLICATION pub FOR {publish};", database);
+        var config = DefaultConfig(postgres.Cluster, database, kafka.BootstrapServers, kafka.NewTopicPrefix());
         return new ReplicatorRun(postgres.Cluster, database, adjust is null ? config : adjust(config));
     }
 
-    public static ReplicatorConfig Config(TempPostgresCluster cluster, string database, string bootstrap, string topicPrefix) => new()
+    public static ReplicatorConfig DefaultConfig(TempPostgresCluster cluster, string database, string bootstrap, string topicPrefix) => new()
     {
         Postgres = new PostgresConfig
         {

@@ -21,6 +21,9 @@ public sealed class TypeCatalog
 
     public int Count => _types.Count;
 
+    /// <summary>False for a type created after the catalog was loaded: time to reload.</summary>
+    public bool Contains(uint oid) => _types.ContainsKey(oid);
+
     /// <summary>The type for <paramref name="oid"/>, or <see cref="PgType.Unknown"/> (written as printed).</summary>
     public PgType Resolve(uint oid) => _types.TryGetValue(oid, out var type) ? type : PgType.Unknown;
 
