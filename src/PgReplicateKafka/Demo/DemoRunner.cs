@@ -22,6 +22,7 @@ public static class DemoRunner
         logger.LogInformation("Starting a throwaway PostgreSQL cluster and an in-process Kafka broker");
         await using var postgres = await TempPostgresCluster.StartAsync(ct: stop);
         using var kafka = MockKafkaCluster.Start(brokers: 1);
+        kafka.CreateTopic(Topic, partitions: 4); // so the printer can subscribe before the first event
         await postgres.CreateDatabaseAsync(Database);
         await postgres.ExecuteAsync(
             """
@@ -120,9 +121,16 @@ public static class DemoRunner
         {
             while (!ct.IsCancellationRequested)
             {
-                var result = consumer.Consume(ct);
-                if (result?.Message is { } message)
-                    output.WriteLine($"{result.Topic} key={message.Key ?? "null"} value={message.Value}");
+                try
+                {
+                    var result = consumer.Consume(ct);
+                    if (result?.Message is { } message)
+                        output.WriteLine($"{result.Topic} key={message.Key ?? "null"} value={message.Value}");
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    // Transient (e.g. a partition leader not known yet): the consumer retries by itself.
+                }
             }
         }
         catch (OperationCanceledException)

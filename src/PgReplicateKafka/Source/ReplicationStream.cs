@@ -240,7 +240,7 @@ public sealed class ReplicationStream : IAsyncDisposable
 
                 break;
 
-            // Types, origins and logical decoding messages carry nothing to publish.
+                // Types, origins and logical decoding messages carry nothing to publish.
         }
     }
 
