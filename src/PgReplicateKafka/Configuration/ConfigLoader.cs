@@ -347,7 +347,7 @@ public static partial class ConfigLoader
     private static (string? Password, string? PasswordFile) ReadPassword(ConfigValues v)
     {
         var password = v.String(ConfigSchema.Password);
-        var path = v.String(ConfigSchema.PasswordFile);
+        var path = v.NonEmptyString(ConfigSchema.PasswordFile);
         if (path is null)
         {
             return (password, null);
@@ -365,7 +365,7 @@ public static partial class ConfigLoader
         {
             content = File.ReadAllText(path);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw v.Error(ConfigSchema.PasswordFile,
                 $"names '{path}', which cannot be read ({ex.Message}). Point it at a readable file holding the password");

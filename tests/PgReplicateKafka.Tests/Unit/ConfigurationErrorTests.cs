@@ -109,6 +109,15 @@ public sealed class ConfigurationErrorTests
     }
 
     [Fact]
+    public void Empty_host_is_an_error()
+    {
+        var ex = Fails(Minimal, new() { ["PGRK_POSTGRES_HOST"] = "" });
+
+        Assert.Contains("[postgres] host (from environment variable PGRK_POSTGRES_HOST)", ex.Message);
+        Assert.Contains("must not be empty", ex.Message);
+    }
+
+    [Fact]
     public void Wrong_type_names_key_expected_type_and_what_was_found()
     {
         var ex = Fails(WithPostgres("port = \"5432\""));
@@ -128,13 +137,27 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("item 2 is the integer 9092", ex.Message);
     }
 
-    [Fact]
-    public void Table_where_a_string_is_expected_is_described()
+    [Theory]
+    [InlineData("{ name = \"x\" }", "a table")]
+    [InlineData("[\"x\"]", "an array")]
+    [InlineData("1.5", "the float 1.5")]
+    [InlineData("true", "the boolean true")]
+    [InlineData("1979-05-27", "a date/time")]
+    public void Value_of_another_type_where_a_string_is_expected_is_described(string value, string described)
     {
-        var ex = Fails(WithPostgres("host = { name = \"x\" }"));
+        var ex = Fails(WithPostgres($"host = {value}"));
 
         Assert.Contains("[postgres] host", ex.Message);
-        Assert.Contains("a table", ex.Message);
+        Assert.Contains($"must be a string, but found {described}", ex.Message);
+    }
+
+    [Fact]
+    public void Empty_password_file_path_is_rejected()
+    {
+        var ex = Fails(WithPostgres("password_file = \"\""));
+
+        Assert.Contains("[postgres] password_file", ex.Message);
+        Assert.Contains("must not be empty", ex.Message);
     }
 
     [Theory]
