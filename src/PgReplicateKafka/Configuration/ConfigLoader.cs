@@ -88,11 +88,8 @@ public static partial class ConfigLoader
     {
         foreach (Match line in PasswordLine().Matches(toml))
         {
-            var raw = line.Groups["value"].Value.Trim();
-            string[] candidates = raw.Length >= 2 && raw[0] is '"' or '\'' && raw[^1] == raw[0]
-                ? [raw, raw[1..^1]]
-                : [raw];
-            foreach (var secret in candidates.Where(c => c.Length > 0))
+            // Both the literal as written and its content, whichever form the parser quoted.
+            foreach (var secret in new[] { line.Groups["token"].Value, line.Groups["value"].Value }.Where(c => c.Length > 0))
             {
                 message = message.Replace(secret, "***", StringComparison.Ordinal);
             }
@@ -518,6 +515,6 @@ public static partial class ConfigLoader
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex TopicName();
 
-    [GeneratedRegex(@"^[ \t]*[""']?password[""']?[ \t]*=(?<value>[^\r\n]*)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^[ \t]*[""']?password[""']?[ \t]*=[ \t]*(?<token>""(?<value>(?:[^""\\\r\n]|\\.)*)""|'(?<value>[^'\r\n]*)'|(?<value>[^\s#]+))", RegexOptions.Multiline)]
     private static partial Regex PasswordLine();
 }

@@ -143,6 +143,16 @@ public sealed class ConfigurationEnvironmentTests
     }
 
     [Fact]
+    public void Of_several_bad_variables_the_first_by_name_is_reported()
+    {
+        var environment = new Dictionary<string, string> { ["PGRK_ZZZ"] = "1", ["PGRK_POSTGRES_PORT"] = "x", ["PGRK_AAA"] = "1" };
+
+        var ex = Fails(Minimal, environment);
+
+        Assert.Contains("PGRK_AAA", ex.Message);
+    }
+
+    [Fact]
     public void Property_variable_without_a_name_is_an_error()
     {
         var ex = Fails(Minimal, new() { ["PGRK_KAFKA_PROPERTIES_"] = "x" });

@@ -420,6 +420,9 @@ public sealed class ConfigurationErrorTests
     [InlineData($"password = \"{Secret}\"\npassword = \"{Secret}\"")]
     [InlineData($"password = '{Secret}'\npassword = 'other'")]
     [InlineData($"password = {Secret}")]
+    [InlineData($"password = \"{Secret}\" # comment\npassword = \"x\"")]
+    [InlineData($"\"password\" = '{Secret}'\n\"password\" = 'x'")]
+    [InlineData($"password = \"{Secret}\"\n[postgres]\nport = 1")]
     public void Password_from_the_file_never_appears_in_a_message(string lines)
     {
         var ex = Fails(WithPostgres(lines));
