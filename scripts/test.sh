@@ -12,11 +12,8 @@ dotnet test PgReplicateKafka.slnx -c Release --logger "console;verbosity=normal"
 status=${PIPESTATUS[0]}
 set -e
 
-# dotnet test's summary ("Passed!  - Failed: 0, Passed: 42, ...") is not a line CI reads; print the plain one.
-summary=$(grep -E '(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+' "$log" | tail -n 1 || true)
-failed=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
-passed=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
-if [ -n "$summary" ]; then
-    echo "${passed} passed, ${failed} failed"
-fi
+# dotnet test's summary is not a line CI reads; print the plain "N passed, N failed" one.
+passed=$(grep -E '^ +Passed: +[0-9]+ *$' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -E '^ +Failed: +[0-9]+ *$' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+echo "${passed} passed, ${failed} failed"
 exit "$status"

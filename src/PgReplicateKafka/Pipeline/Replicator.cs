@@ -197,18 +197,21 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             }
         }
 
+        var streamFailed = streamTask.IsFaulted;
         readCts.Cancel();
         try
         {
             await streamTask;
         }
-        catch (Exception e) when (failure is null && e is not OperationCanceledException)
+        catch (Exception e) when (streamFailed && failure is null)
         {
             failure = e;
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // The failure that stopped us is already being reported.
+            // Either the failure that stopped us is already being reported, or this is the end of
+            // the stream we just cancelled.
+            _logger.LogDebug("Replication stream ended: {Reason}", e.Message);
         }
 
         return failure;

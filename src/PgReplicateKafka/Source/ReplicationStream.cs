@@ -87,8 +87,10 @@ public sealed class ReplicationStream : IAsyncDisposable
                 await HandleAsync(message, ct);
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (Exception) when (ct.IsCancellationRequested)
         {
+            // Cancelling replication surfaces as OperationCanceledException or, when the server's
+            // cancel wins the race, as an Npgsql error: either way it is the stop we asked for.
         }
         catch (PostgresException e)
         {

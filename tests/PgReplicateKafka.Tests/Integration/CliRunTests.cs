@@ -77,8 +77,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
 
         process.Signal("TERM");
         var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
-        Assert.True(code.HasValue, $"no exit within 10 s of SIGTERM. Output:\n{process.Output}");
-        Assert.Equal(0, code.Value);
+        Assert.True(code == 0, $"expected exit 0 within 10 s of SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
         Assert.True(await run.ConfirmedFlushLsnAsync() >= lastCommit, "confirmed_flush_lsn is behind the last delivered commit");
         Assert.DoesNotContain(SecretPassword, process.Output);
         Assert.Contains("Confirmed", process.Output);
@@ -122,6 +121,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(6000, ids.Count);
         Assert.True(ids.SetEquals(Enumerable.Range(1, 6000)), "some change was lost across SIGKILL and restart");
         second.Signal("TERM");
-        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var code = await second.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(code == 0, $"expected exit 0 within 10 s of SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{second.Output}");
     }
 }

@@ -175,7 +175,7 @@ public sealed class ConfigurationProcessEnvironmentTests
         Environment.SetEnvironmentVariable("PGRK_FORMAT_BINARY", "hex");
         try
         {
-            var config = ConfigLoader.Parse(Minimal, Source);
+            var config = ConfigLoader.Parse(Minimal, SourceName);
 
             Assert.Equal(BinaryFormat.Hex, config.Format.Binary);
         }

@@ -4,7 +4,7 @@ namespace PgReplicateKafka.Tests.Unit;
 
 internal static class ConfigurationTestSupport
 {
-    public const string Source = "test.toml";
+    public const string SourceName = "test.toml";
 
     /// <summary>The smallest valid file: only the required keys.</summary>
     public const string Minimal = """
@@ -22,7 +22,7 @@ internal static class ConfigurationTestSupport
 
     /// <summary>Parses with an explicit (by default empty) environment so the test process's variables never leak in.</summary>
     public static ReplicatorConfig Parse(string toml, Dictionary<string, string>? environment = null) =>
-        ConfigLoader.Parse(toml, Source, environment ?? []);
+        ConfigLoader.Parse(toml, SourceName, environment ?? []);
 
     public static ConfigException Fails(string toml, Dictionary<string, string>? environment = null) =>
         Assert.Throws<ConfigException>(() => Parse(toml, environment));
