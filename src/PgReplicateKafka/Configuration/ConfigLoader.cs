@@ -443,6 +443,7 @@ public static partial class ConfigLoader
                 ?? defaults.Compression,
             Acks = defaults.Acks,
             CheckpointTopic = checkpointTopic,
+            Oversized = v.Choice(ConfigSchema.Oversized, ("fail", OversizedPolicy.Fail), ("skip", OversizedPolicy.Skip)) ?? defaults.Oversized,
             Properties = new Dictionary<string, string>(v.Properties, StringComparer.Ordinal),
         };
     }
@@ -462,6 +463,10 @@ public static partial class ConfigLoader
     private static ReplicationConfig BuildReplication(ConfigValues v)
     {
         var defaults = new ReplicationConfig();
+        var retryInitial = (int?)v.Integer(ConfigSchema.RetryInitialMs, 1, 3_600_000) ?? defaults.RetryInitialMs;
+        var retryMax = (int?)v.Integer(ConfigSchema.RetryMaxMs, 1, 3_600_000) ?? defaults.RetryMaxMs;
+        if (retryMax < retryInitial)
+            throw v.Error(ConfigSchema.RetryMaxMs, $"must be at least [replication] retry_initial_ms ({retryInitial}), but is {retryMax}");
         return new ReplicationConfig
         {
             PollIntervalMs = (int?)v.Integer(ConfigSchema.PollIntervalMs, 1, 60_000) ?? defaults.PollIntervalMs,
@@ -474,6 +479,8 @@ public static partial class ConfigLoader
                 ?? defaults.Delivery,
             TransactionMaxEvents = (int?)v.Integer(ConfigSchema.TransactionMaxEvents, 1, int.MaxValue) ?? defaults.TransactionMaxEvents,
             TransactionMaxMs = (int?)v.Integer(ConfigSchema.TransactionMaxMs, 1, int.MaxValue) ?? defaults.TransactionMaxMs,
+            RetryInitialMs = retryInitial,
+            RetryMaxMs = retryMax,
         };
     }
 

@@ -40,6 +40,7 @@ internal static class ConfigSchema
     public static readonly ConfigKey Compression = new("kafka", "compression", ConfigValueKind.String);
     public static readonly ConfigKey Acks = new("kafka", "acks", ConfigValueKind.String);
     public static readonly ConfigKey CheckpointTopic = new("kafka", "checkpoint_topic", ConfigValueKind.String);
+    public static readonly ConfigKey Oversized = new("kafka", "oversized", ConfigValueKind.String);
 
     public static readonly ConfigKey PollIntervalMs = new("replication", "poll_interval_ms", ConfigValueKind.Integer);
     public static readonly ConfigKey KeepaliveIntervalSecs = new("replication", "keepalive_interval_secs", ConfigValueKind.Integer);
@@ -49,6 +50,8 @@ internal static class ConfigSchema
     public static readonly ConfigKey Delivery = new("replication", "delivery", ConfigValueKind.String);
     public static readonly ConfigKey TransactionMaxEvents = new("replication", "transaction_max_events", ConfigValueKind.Integer);
     public static readonly ConfigKey TransactionMaxMs = new("replication", "transaction_max_ms", ConfigValueKind.Integer);
+    public static readonly ConfigKey RetryInitialMs = new("replication", "retry_initial_ms", ConfigValueKind.Integer);
+    public static readonly ConfigKey RetryMaxMs = new("replication", "retry_max_ms", ConfigValueKind.Integer);
 
     public static readonly ConfigKey Numeric = new("format", "numeric", ConfigValueKind.String);
     public static readonly ConfigKey Json = new("format", "json", ConfigValueKind.String);
@@ -58,9 +61,9 @@ internal static class ConfigSchema
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
         CreatePublication, Tables, ConnectTimeoutSecs,
-        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic,
+        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized,
         PollIntervalMs, KeepaliveIntervalSecs, CheckpointIntervalSecs, ShutdownTimeoutSecs,
-        MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs,
+        MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
         Numeric, Json, Binary,
     ];
 

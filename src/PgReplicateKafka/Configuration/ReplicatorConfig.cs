@@ -52,6 +52,9 @@ public sealed class KafkaConfig
 
     public string? CheckpointTopic { get; init; }
 
+    /// <summary>What to do with an event larger than the producer's message.max.bytes.</summary>
+    public OversizedPolicy Oversized { get; init; } = OversizedPolicy.Fail;
+
     /// <summary>Raw librdkafka properties, passed through as given.</summary>
     public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
 }
@@ -72,6 +75,10 @@ public sealed class ReplicationConfig
     public int TransactionMaxEvents { get; init; } = 10_000;
     public int TransactionMaxMs { get; init; } = 100;
     public TimeSpan TransactionMaxDuration => TimeSpan.FromMilliseconds(TransactionMaxMs);
+
+    /// <summary>First reconnection delay; doubles (with jitter) up to <see cref="RetryMaxMs"/>.</summary>
+    public int RetryInitialMs { get; init; } = 500;
+    public int RetryMaxMs { get; init; } = 30_000;
 }
 
 /// <summary>The <c>[format]</c> section: how PostgreSQL values are rendered in JSON.</summary>
@@ -86,6 +93,8 @@ public sealed class FormatConfig
 public enum PgSslMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull }
 
 public enum KafkaCompression { None, Gzip, Snappy, Lz4, Zstd }
+
+public enum OversizedPolicy { Fail, Skip }
 
 public enum DeliveryGuarantee { AtLeastOnce, ExactlyOnce }
 

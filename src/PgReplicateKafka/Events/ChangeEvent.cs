@@ -41,6 +41,9 @@ public sealed class ChangeEvent(TableInfo table, ChangeOperation operation, ulon
 
     public RowData? After { get; } = after;
 
+    /// <summary>Memory the event holds until it is serialized, for in-flight accounting.</summary>
+    public long ByteSize => 64 + (Before?.ByteSize ?? 0) + (After?.ByteSize ?? 0);
+
     /// <summary>Returns pooled buffers; the event must not be used afterwards.</summary>
     public void Release()
     {

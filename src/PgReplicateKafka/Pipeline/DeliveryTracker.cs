@@ -8,7 +8,7 @@ namespace PgReplicateKafka.Pipeline;
 /// transaction's end LSN becomes confirmable only when it and every transaction before it are fully
 /// acknowledged, so the confirmed LSN never passes an undelivered change and never goes backwards.
 /// </summary>
-public sealed class DeliveryTracker
+public sealed class DeliveryTracker(InFlightBudget? budget = null)
 {
     private readonly Lock _gate = new();
     private readonly Queue<PendingTransaction> _pending = new();
@@ -31,6 +31,12 @@ public sealed class DeliveryTracker
 
     public long InFlightEvents => Interlocked.Read(ref _inFlightEvents);
 
+    /// <summary>No transaction is waiting for acknowledgements.</summary>
+    public bool IsIdle
+    {
+        get { lock (_gate) return _pending.Count == 0; }
+    }
+
     /// <summary>The first delivery error; once set, nothing more is confirmed.</summary>
     public Exception? Failure
     {
@@ -47,7 +53,11 @@ public sealed class DeliveryTracker
 
     internal void EventAdded() => Interlocked.Increment(ref _inFlightEvents);
 
-    internal void EventDelivered() => Interlocked.Decrement(ref _inFlightEvents);
+    internal void EventDelivered(long bytes)
+    {
+        Interlocked.Decrement(ref _inFlightEvents);
+        budget?.Release(bytes);
+    }
 
     internal void Fail(Exception failure)
     {
@@ -61,9 +71,11 @@ public sealed class DeliveryTracker
         {
             if (_failure is not null)
                 return;
-            while (_pending.TryPeek(out var head) && head.IsComplete)
+            while (_pending.TryPeek(out var head) && (head.IsComplete || head.IsAbandoned))
             {
                 _pending.Dequeue();
+                if (head.IsAbandoned)
+                    continue;
                 _confirmedLsn = Math.Max(_confirmedLsn, head.Transaction.EndLsn);
                 _confirmedCommits++;
             }
@@ -94,6 +106,8 @@ public sealed class PendingTransaction
 
     internal bool IsComplete => Volatile.Read(ref _outstanding) == 0;
 
+    internal bool IsAbandoned { get; private set; }
+
     /// <summary>Call before producing each event.</summary>
     public void AddEvent()
     {
@@ -104,12 +118,29 @@ public sealed class PendingTransaction
     /// <summary>Call once the transaction's commit has been seen (its end LSN is set).</summary>
     public void Commit() => Release();
 
+    /// <summary>
+    /// The connection was lost before the commit arrived: PostgreSQL will resend the whole
+    /// transaction, so this partial one must neither confirm anything nor block the ones after it.
+    /// </summary>
+    public void Abandon()
+    {
+        IsAbandoned = true;
+        _tracker.Advance();
+    }
+
+    /// <summary>An event that was counted but deliberately not produced (e.g. an oversized row skipped).</summary>
+    public void Skip(long bytes)
+    {
+        _tracker.EventDelivered(bytes);
+        Release();
+    }
+
     /// <summary>For events that could not be produced at all.</summary>
     public void Fail(Exception failure) => _tracker.Fail(failure);
 
     private void Delivered(DeliveryReport<byte[]?, byte[]?> report)
     {
-        _tracker.EventDelivered();
+        _tracker.EventDelivered((report.Message.Key?.Length ?? 0) + (report.Message.Value?.Length ?? 0));
         if (report.Error.IsError)
         {
             _tracker.Fail(new KafkaFailureException(

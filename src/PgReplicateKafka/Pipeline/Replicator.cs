@@ -5,7 +5,6 @@ using Npgsql;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
-using PgReplicateKafka.Events.Values;
 using PgReplicateKafka.Sink;
 using PgReplicateKafka.Source;
 
@@ -14,16 +13,21 @@ namespace PgReplicateKafka.Pipeline;
 /// <summary>
 /// Joins the PostgreSQL source and the Kafka sink: changes flow source → channel → JSON → producer,
 /// and an LSN is confirmed to PostgreSQL only once every event up to it is acknowledged by Kafka.
+/// Runs one session per replication connection and reconnects, with backoff, when PostgreSQL is
+/// lost; rebuilds the producer after a fatal producer error.
 /// </summary>
 public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
 {
-    // Messages buffered between the receive loop and the producer; bounded so a slow Kafka
-    // pauses reading from PostgreSQL instead of growing memory.
+    // Messages buffered between the receive loop and the pump; bytes are bounded by the budget.
     private const int ChannelCapacity = 8192;
     private static readonly TimeSpan KafkaStartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<Replicator>();
-    private readonly DeliveryTracker _tracker = new();
+    private readonly InFlightBudget _budget = new(config.Replication.MaxInFlightBytes);
+    private readonly Backoff _backoff = new(TimeSpan.FromMilliseconds(config.Replication.RetryInitialMs), TimeSpan.FromMilliseconds(config.Replication.RetryMaxMs));
+    private DeliveryTracker _tracker = null!;
+    private bool _established;
+    private bool _standbyLogged;
 
     /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
     public ulong LastConfirmedLsn { get; private set; }
@@ -31,52 +35,129 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     /// <summary>Streams until <paramref name="stopToken"/> fires, then stops gracefully. Throws <see cref="ReplicatorException"/> on failure.</summary>
     public async Task RunAsync(CancellationToken stopToken)
     {
-        await using var state = await SourceSetup.PrepareAsync(config.Postgres, _logger, stopToken);
-        using var sink = new KafkaSink(config.Kafka, config.Replication, loggerFactory.CreateLogger<KafkaSink>());
-        sink.VerifyReachable(KafkaStartTimeout);
-
-        var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity)
+        KafkaSink? sink = null;
+        try
         {
-            SingleReader = true,
-            SingleWriter = true,
-        });
-        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, _logger, stopToken);
-        LastConfirmedLsn = (ulong)state.StartLsn;
+            while (true)
+            {
+                if (sink is null)
+                {
+                    sink = new KafkaSink(config.Kafka, config.Replication, loggerFactory.CreateLogger<KafkaSink>());
+                    if (!_established)
+                        sink.VerifyReachable(KafkaStartTimeout);
+                    _tracker = new DeliveryTracker(_budget);
+                }
+
+                try
+                {
+                    await RunSessionAsync(sink, stopToken);
+                    return;
+                }
+                catch (Exception e) when (sink.Fatal is not null && !stopToken.IsCancellationRequested)
+                {
+                    // The idempotent producer cannot continue (e.g. its sequence broke): start a new
+                    // one from the last confirmed position; what was in flight may be resent.
+                    _logger.LogError("Kafka producer failed ({Reason}); rebuilding it and resuming from the last confirmed position", sink.Fatal.Message);
+                    LastConfirmedLsn = Math.Max(LastConfirmedLsn, _tracker.ConfirmedLsn);
+                    _logger.LogDebug(e, "Session ended");
+                    sink.Dispose();
+                    sink = null;
+                    await Task.Delay(_backoff.Next(), stopToken);
+                }
+                catch (Exception e) when (ShouldReconnect(e, stopToken))
+                {
+                    var delay = _backoff.Next();
+                    if (PostgresFailures.IsSlotBusy(e))
+                    {
+                        // Another instance streams from the slot: stay standby and take over when it stops.
+                        delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds, 2000));
+                        if (!_standbyLogged)
+                            _logger.LogInformation("Replication slot {Slot} is in use ({Reason}); waiting as standby until it is free", config.Postgres.SlotName, Describe(e));
+                        _standbyLogged = true;
+                    }
+                    else
+                    {
+                        _logger.LogWarning("PostgreSQL connection lost ({Reason}); reconnecting in {Delay:0.0} s (attempt {Attempt})",
+                            Describe(e), delay.TotalSeconds, _backoff.Attempt);
+                    }
+
+                    await Task.Delay(delay, stopToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
+        {
+            // Stopped while connecting or waiting to reconnect: nothing is in flight.
+        }
+        catch (Exception e) when (e is not ReplicatorException)
+        {
+            throw e is NpgsqlException or TimeoutException
+                ? new PostgresSetupException($"PostgreSQL at {PostgresConnections.Describe(config.Postgres)}: {Describe(e)}", e)
+                : new ReplicatorException(ExitCodes.RuntimeFailure, $"replication failed: {e.Message}", e);
+        }
+        finally
+        {
+            sink?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Once streaming has worked, every transient PostgreSQL failure is retried; before that only a
+    /// busy slot is (standby), so a wrong host or a server that is down fails fast at start.
+    /// </summary>
+    private bool ShouldReconnect(Exception e, CancellationToken stopToken) =>
+        !stopToken.IsCancellationRequested && PostgresFailures.IsTransient(e) && (_established || PostgresFailures.IsSlotBusy(e));
+
+    private static string Describe(Exception e) =>
+        e is PostgresSetupException || e.InnerException is null ? e.Message : $"{e.Message}: {e.InnerException.Message}";
+
+    private async Task RunSessionAsync(KafkaSink sink, CancellationToken stopToken)
+    {
+        await using var state = await SourceSetup.PrepareAsync(config.Postgres, createSlot: !_established, _logger, stopToken);
+
+        // Start after what is already delivered, even when the slot lags behind it (e.g. after
+        // PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
+        var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(LastConfirmedLsn, _tracker.ConfirmedLsn));
+        LastConfirmedLsn = startLsn;
+
+        var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        await using var stream = await ReplicationStream.OpenAsync(config, state, new NpgsqlLogSequenceNumber(startLsn), channel.Writer, _budget, _logger, stopToken);
+        var pump = new EventPump(config, sink, _tracker, _budget, _logger);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();
         var streamTask = Task.Run(() => stream.RunAsync(readCts.Token), CancellationToken.None);
-        var pumpTask = Task.Run(() => PumpAsync(channel.Reader, sink, pumpCts.Token), CancellationToken.None);
-        _logger.LogInformation("Streaming publication {Publication} from slot {Slot} to Kafka {Brokers} (topics {Prefix}.<schema>.<table>)",
-            config.Postgres.Publication, config.Postgres.SlotName, string.Join(',', config.Kafka.Brokers), config.Kafka.TopicPrefix);
+        var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
 
         Exception? failure = null;
         try
         {
-            await StreamUntilStoppedAsync(stream, sink, streamTask, pumpTask, stopToken);
+            await StreamUntilStoppedAsync(stream, pump, sink, streamTask, pumpTask, stopToken);
         }
         catch (Exception e)
         {
             failure = e;
         }
 
-        failure = await ShutDownAsync(stream, sink, state, streamTask, pumpTask, readCts, pumpCts, failure);
+        failure = await ShutDownAsync(stream, pump, sink, streamTask, pumpTask, readCts, pumpCts, failure);
         if (failure is not null)
-            throw failure is ReplicatorException ? failure : new ReplicatorException(ExitCodes.RuntimeFailure, $"replication failed: {failure.Message}", failure);
+            throw failure;
     }
 
-    private async Task StreamUntilStoppedAsync(ReplicationStream stream, KafkaSink sink, Task streamTask, Task pumpTask, CancellationToken stopToken)
+    private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, KafkaSink sink, Task streamTask, Task pumpTask, CancellationToken stopToken)
     {
-        var pollInterval = TimeSpan.FromMilliseconds(config.Replication.PollIntervalMs);
         var lastSent = Stopwatch.StartNew();
         while (!stopToken.IsCancellationRequested)
         {
-            await Task.WhenAny(Task.Delay(pollInterval, stopToken), streamTask, pumpTask);
+            await Task.WhenAny(Task.Delay(config.Replication.PollInterval, stopToken), streamTask, pumpTask);
             ThrowIfFailed(sink, streamTask, pumpTask);
             if (streamTask.IsCompleted)
-                throw new PostgresSetupException("the replication stream from PostgreSQL ended unexpectedly");
+                throw new ReplicationEndedException();
 
-            var target = ConfirmableLsn(stream);
+            if (!_established || _backoff.Attempt > 0 || _standbyLogged)
+                await CheckEstablishedAsync(stream);
+
+            var target = ConfirmableLsn(stream, pump);
             if (target > LastConfirmedLsn && lastSent.Elapsed >= config.Replication.CheckpointInterval)
             {
                 await stream.ConfirmAsync(target, stopToken);
@@ -87,11 +168,29 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
     }
 
+    /// <summary>Streaming is established once the slot shows our walsender as its active process.</summary>
+    private async Task CheckEstablishedAsync(ReplicationStream stream)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config.Postgres));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = config.Postgres.SlotName });
+        if (await command.ExecuteScalarAsync() is not int pid || pid != stream.ProcessId)
+            return;
+
+        _logger.LogInformation(
+            _established ? "Reconnected: streaming publication {Publication} from slot {Slot} again" : "Streaming publication {Publication} from slot {Slot} to Kafka {Brokers} (topics {Prefix}.<schema>.<table>)",
+            config.Postgres.Publication, config.Postgres.SlotName, string.Join(',', config.Kafka.Brokers), config.Kafka.TopicPrefix);
+        _established = true;
+        _standbyLogged = false;
+        _backoff.Reset();
+    }
+
     /// <summary>Delivered transactions, or, when nothing at all is in flight, the server's WAL position.</summary>
-    private ulong ConfirmableLsn(ReplicationStream stream)
+    private ulong ConfirmableLsn(ReplicationStream stream, EventPump pump)
     {
         var target = _tracker.ConfirmedLsn;
-        if (stream.TryGetIdlePosition(out var idleLsn, out var forwardedCommits) && _tracker.ConfirmedCommits == forwardedCommits && _tracker.InFlightEvents == 0)
+        if (stream.TryGetIdlePosition(out var idleLsn, out var forwardedCommits) && pump.CommitsSeen == forwardedCommits && _tracker.IsIdle)
             target = Math.Max(target, idleLsn);
         return Math.Max(target, LastConfirmedLsn);
     }
@@ -108,60 +207,20 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             throw fatal;
     }
 
-    private async Task PumpAsync(ChannelReader<SourceMessage> reader, KafkaSink sink, CancellationToken ct)
-    {
-        var serializer = new EventSerializer(config.Postgres.Database, new FormatOptions(
-            NumericAsNumber: config.Format.Numeric == NumericFormat.Number,
-            JsonAsString: config.Format.Json == JsonFormat.String,
-            BinaryAsHex: config.Format.Binary == BinaryFormat.Hex));
-        PendingTransaction? current = null;
-        while (await reader.WaitToReadAsync(ct))
-        {
-            while (reader.TryRead(out var message))
-            {
-                if (message is ChangeEvent change)
-                {
-                    if (current?.Transaction != change.Transaction)
-                        current = _tracker.Begin(change.Transaction);
-
-                    byte[]? key;
-                    byte[] value;
-                    try
-                    {
-                        key = serializer.SerializeKey(change);
-                        value = serializer.SerializeValue(change, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                    }
-                    finally
-                    {
-                        change.Release();
-                    }
-
-                    current.AddEvent();
-                    await sink.ProduceAsync(change.Table.Topic, key, value, current.OnDelivery, ct);
-                }
-                else if (message is TransactionCommitted committed)
-                {
-                    if (current?.Transaction != committed.Transaction)
-                        current = _tracker.Begin(committed.Transaction);
-                    current.Commit();
-                    current = null;
-                }
-            }
-        }
-    }
-
     /// <summary>
-    /// Graceful stop: stop reading at a transaction boundary, deliver what is in flight (bounded by
-    /// shutdown_timeout_secs), confirm it, and wait until PostgreSQL shows the confirmation.
+    /// Ends a session. Graceful stop (no failure): stop reading at a transaction boundary, deliver
+    /// what is in flight (bounded by shutdown_timeout_secs), confirm it and wait until PostgreSQL
+    /// shows it. After a failure: deliver what was handed over (bounded) so a reconnect can skip it.
     /// </summary>
     private async Task<Exception?> ShutDownAsync(
-        ReplicationStream stream, KafkaSink sink, SourceState state, Task streamTask, Task pumpTask,
+        ReplicationStream stream, EventPump pump, KafkaSink sink, Task streamTask, Task pumpTask,
         CancellationTokenSource readCts, CancellationTokenSource pumpCts, Exception? failure)
     {
         var deadline = Stopwatch.StartNew();
         var timeout = config.Replication.ShutdownTimeout;
         TimeSpan Remaining() => timeout - deadline.Elapsed > TimeSpan.Zero ? timeout - deadline.Elapsed : TimeSpan.Zero;
-        _logger.LogInformation(failure is null ? "Stopping: delivering events in flight" : "Stopping after a failure: delivering events in flight");
+        if (failure is null)
+            _logger.LogInformation("Stopping: delivering events in flight");
 
         stream.RequestStop();
         if (!await Completes(stream.ForwardingDone, Remaining()))
@@ -170,35 +229,20 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             readCts.Cancel();
         }
 
-        if (!await Completes(pumpTask, Remaining()))
+        if (sink.Fatal is null && !await Completes(pumpTask, Remaining()))
             pumpCts.Cancel();
-        var undelivered = sink.Flush(Remaining());
-        if (undelivered > 0)
-            _logger.LogWarning("{Count} events were not acknowledged by Kafka before the shutdown deadline; they will be streamed again after restart", undelivered);
-
-        if (pumpTask.IsFaulted && failure is null && pumpTask.Exception.InnerException is not OperationCanceledException)
+        if (pumpTask.IsFaulted && failure is null)
             failure = pumpTask.Exception.InnerException;
+        if (sink.Fatal is null)
+            await WaitForDeliveriesAsync(Remaining());
         failure ??= _tracker.Failure ?? sink.Fatal;
 
-        if (!streamTask.IsCompleted)
-        {
-            var target = ConfirmableLsn(stream);
-            try
-            {
-                await stream.ConfirmAsync(target, CancellationToken.None);
-                LastConfirmedLsn = target;
-                await WaitForSlotConfirmationAsync(state.Catalog, target, TimeSpan.FromSeconds(2));
-
-                _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(LastConfirmedLsn));
-            }
-            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
-            {
-                _logger.LogWarning("Could not confirm the final position to PostgreSQL ({Reason}); the unconfirmed tail will be streamed again after restart", e.Message);
-            }
-        }
+        if (!streamTask.IsCompleted && failure is null)
+            await ConfirmFinalPositionAsync(stream, pump);
 
         var streamFailed = streamTask.IsFaulted;
         readCts.Cancel();
+        pumpCts.Cancel();
         try
         {
             await streamTask;
@@ -209,20 +253,55 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
         catch (Exception e)
         {
-            // Either the failure that stopped us is already being reported, or this is the end of
-            // the stream we just cancelled.
+            // Either the failure that ended the session is already being reported, or this is the
+            // end of the stream we just cancelled.
             _logger.LogDebug("Replication stream ended: {Reason}", e.Message);
+        }
+
+        try
+        {
+            await pumpTask;
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug("Event pump ended: {Reason}", e.Message);
         }
 
         return failure;
     }
 
-    /// <summary>Status updates are asynchronous; wait until the slot shows the position so a stop really leaves it confirmed.</summary>
-    private async Task WaitForSlotConfirmationAsync(NpgsqlConnection catalog, ulong lsn, TimeSpan timeout)
+    private async Task WaitForDeliveriesAsync(TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
-        await using var command = new NpgsqlCommand(
-            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", catalog);
+        while (!_tracker.IsIdle && _tracker.Failure is null && watch.Elapsed < timeout)
+            await Task.Delay(10);
+        if (!_tracker.IsIdle)
+            _logger.LogWarning("{Count} events were not acknowledged by Kafka in time; they will be streamed again", _tracker.InFlightEvents);
+    }
+
+    private async Task ConfirmFinalPositionAsync(ReplicationStream stream, EventPump pump)
+    {
+        var target = ConfirmableLsn(stream, pump);
+        try
+        {
+            await stream.ConfirmAsync(target, CancellationToken.None);
+            LastConfirmedLsn = target;
+            await WaitForSlotConfirmationAsync(target, TimeSpan.FromSeconds(2));
+            _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(LastConfirmedLsn));
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            _logger.LogWarning("Could not confirm the final position to PostgreSQL ({Reason}); the unconfirmed tail will be streamed again after restart", e.Message);
+        }
+    }
+
+    /// <summary>Status updates are asynchronous; wait until the slot shows the position so a stop really leaves it confirmed.</summary>
+    private async Task WaitForSlotConfirmationAsync(ulong lsn, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        await using var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config.Postgres));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = config.Postgres.SlotName });
         while (watch.Elapsed < timeout)
         {

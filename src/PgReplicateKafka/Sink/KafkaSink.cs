@@ -43,6 +43,11 @@ public sealed class KafkaSink : IDisposable
                 _ => CompressionType.None,
             },
             LingerMs = 5,
+            // Never give up on a message: while brokers are away the pipeline pauses (backpressure)
+            // and resumes when they return, instead of failing events after a timeout.
+            MessageTimeoutMs = 0,
+            // Find returning brokers within seconds rather than librdkafka's default 10 s backoff.
+            ReconnectBackoffMaxMs = 2000,
             // librdkafka's own queue is part of the bounded in-flight memory.
             QueueBufferingMaxKbytes = (int)Math.Max(1024, replication.MaxInFlightBytes / 1024),
         };
@@ -71,7 +76,8 @@ public sealed class KafkaSink : IDisposable
 
     /// <summary>
     /// Hands a message to librdkafka; waits while its queue is full (backpressure) instead of failing.
-    /// <paramref name="onDelivery"/> runs on librdkafka's delivery thread.
+    /// <paramref name="onDelivery"/> runs on librdkafka's delivery thread. Other refusals (e.g. a
+    /// message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
     /// </summary>
     public async ValueTask ProduceAsync(string topic, byte[]? key, byte[] value, Action<DeliveryReport<byte[]?, byte[]?>> onDelivery, CancellationToken ct)
     {
@@ -86,10 +92,6 @@ public sealed class KafkaSink : IDisposable
             catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
                 await Task.Delay(2, ct);
-            }
-            catch (ProduceException<byte[]?, byte[]?> e)
-            {
-                throw new KafkaFailureException($"Kafka refused a message for topic {topic}: {e.Error.Reason}", e);
             }
         }
     }

@@ -8,6 +8,7 @@ using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Values;
+using PgReplicateKafka.Pipeline;
 
 namespace PgReplicateKafka.Source;
 
@@ -20,6 +21,8 @@ public sealed class ReplicationStream : IAsyncDisposable
     private readonly ReplicatorConfig _config;
     private readonly SourceState _state;
     private readonly ChannelWriter<SourceMessage> _output;
+    private readonly InFlightBudget _budget;
+    private readonly NpgsqlLogSequenceNumber _startLsn;
     private readonly ILogger _logger;
     private readonly LogicalReplicationConnection _connection;
     private readonly Dictionary<uint, TableInfo> _tables = [];
@@ -33,17 +36,27 @@ public sealed class ReplicationStream : IAsyncDisposable
     private ulong _stoppedAt;
     private readonly TaskCompletionSource _forwardingDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ReplicationStream(ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, ILogger logger, LogicalReplicationConnection connection)
+    private ReplicationStream(
+        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, InFlightBudget budget,
+        ILogger logger, LogicalReplicationConnection connection)
     {
         _config = config;
         _state = state;
+        _startLsn = startLsn;
         _output = output;
+        _budget = budget;
         _logger = logger;
         _connection = connection;
     }
 
+    /// <summary>
+    /// Opens the replication connection. Streaming starts after <paramref name="startLsn"/>, which may
+    /// lie beyond the slot's confirmed position: transactions committed before it were delivered
+    /// already, and PostgreSQL skips them.
+    /// </summary>
     public static async Task<ReplicationStream> OpenAsync(
-        ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, ILogger logger, CancellationToken ct)
+        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, InFlightBudget budget,
+        ILogger logger, CancellationToken ct)
     {
         var connection = new LogicalReplicationConnection(PostgresConnections.ReplicationConnectionString(config.Postgres))
         {
@@ -56,46 +69,50 @@ public sealed class ReplicationStream : IAsyncDisposable
         {
             await connection.Open(ct);
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        catch
         {
             await connection.DisposeAsync();
-            throw PostgresErrors.Connect(e, config.Postgres);
+            throw;
         }
 
-        // Status updates must never report less than the slot already has confirmed.
-        connection.SetReplicationStatus(state.StartLsn);
-        return new ReplicationStream(config, state, output, logger, connection);
+        // Status updates must never report less than what is already delivered.
+        connection.SetReplicationStatus(startLsn);
+        return new ReplicationStream(config, state, startLsn, output, budget, logger, connection);
     }
 
     /// <summary>Completes when no more messages will be handed over (stop requested, or the stream ended).</summary>
     public Task ForwardingDone => _forwardingDone.Task;
 
+    /// <summary>The walsender's process id: the slot shows it as active_pid once streaming has started.</summary>
+    public int ProcessId => _connection.ProcessID;
+
     /// <summary>Number of transactions whose commit has been handed over.</summary>
     public long ForwardedCommits => Interlocked.Read(ref _forwardedCommits);
 
-    /// <summary>Streams until cancelled. Messages arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.</summary>
+    /// <summary>
+    /// Streams until cancelled; throws when the connection fails or the server ends the stream.
+    /// Messages arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
         var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
         var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1);
         try
         {
-            await foreach (var message in _connection.StartReplication(slot, options, ct, _state.StartLsn))
+            await foreach (var message in _connection.StartReplication(slot, options, ct, _startLsn))
             {
                 if (Volatile.Read(ref _forwardingStopped))
                     continue;
                 await HandleAsync(message, ct);
             }
+
+            if (!ct.IsCancellationRequested)
+                throw new ReplicationEndedException();
         }
         catch (Exception) when (ct.IsCancellationRequested)
         {
             // Cancelling replication surfaces as OperationCanceledException or, when the server's
             // cancel wins the race, as an Npgsql error: either way it is the stop we asked for.
-        }
-        catch (PostgresException e)
-        {
-            throw new PostgresSetupException(
-                $"replication from slot \"{_config.Postgres.SlotName}\" failed: {e.MessageText} (SQLSTATE {e.SqlState})", e);
         }
         finally
         {
@@ -246,7 +263,13 @@ public sealed class ReplicationStream : IAsyncDisposable
         }
     }
 
-    private ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct) => _output.WriteAsync(change, ct);
+    private async ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct)
+    {
+        // Backpressure: wait while Kafka has not yet acknowledged enough of what we handed over.
+        await _budget.WaitForRoomAsync(ct);
+        _budget.Add(change.ByteSize);
+        await _output.WriteAsync(change, ct);
+    }
 
     private SourceTransaction CurrentTransaction() =>
         _transaction ?? throw new InvalidOperationException("pgoutput sent a change outside a transaction");

@@ -26,7 +26,11 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
 /// </summary>
 public static class SourceSetup
 {
-    public static async Task<SourceState> PrepareAsync(PostgresConfig config, ILogger logger, CancellationToken ct)
+    /// <param name="createSlot">
+    /// Create the slot when it is missing: true on first start only. A slot that disappears while we
+    /// run was dropped by someone, and silently recreating it would skip every change in between.
+    /// </param>
+    public static async Task<SourceState> PrepareAsync(PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct)
     {
         var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config));
         try
@@ -41,7 +45,7 @@ public static class SourceSetup
             }
 
             await EnsurePublicationAsync(connection, config, logger, ct);
-            var startLsn = await EnsureSlotAsync(connection, config, logger, ct);
+            var startLsn = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
             var types = await TypeCatalog.LoadAsync(connection, ct);
             return new SourceState(connection, startLsn, types);
         }
@@ -108,7 +112,7 @@ public static class SourceSetup
             logger.LogInformation("Publication {Publication} publishes {Tables}", config.Publication, string.Join(", ", names));
     }
 
-    private static async Task<NpgsqlLogSequenceNumber> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
+    private static async Task<NpgsqlLogSequenceNumber> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
     {
         await using (var find = new NpgsqlCommand(
             "SELECT plugin, database, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
@@ -138,11 +142,18 @@ public static class SourceSetup
             }
         }
 
-        await using var create = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
-        create.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
+        if (!create)
+        {
+            throw new PostgresSetupException(
+                $"replication slot \"{config.SlotName}\" was dropped while the replicator was running, so changes made since may be lost: " +
+                "check who dropped it; restarting pg-replicate-kafka creates a new slot and streams from now on");
+        }
+
+        await using var command = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
         try
         {
-            var lsn = NpgsqlLogSequenceNumber.Parse((string)(await create.ExecuteScalarAsync(ct))!);
+            var lsn = NpgsqlLogSequenceNumber.Parse((string)(await command.ExecuteScalarAsync(ct))!);
             logger.LogInformation("Created replication slot {Slot} at {Lsn}", config.SlotName, lsn);
             return lsn;
         }

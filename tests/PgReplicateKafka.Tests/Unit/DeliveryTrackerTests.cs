@@ -6,7 +6,12 @@ namespace PgReplicateKafka.Tests.Unit;
 
 public class DeliveryTrackerTests
 {
-    private static readonly DeliveryReport<byte[]?, byte[]?> Ok = new() { Error = new Error(ErrorCode.NoError), Topic = "t" };
+    private static readonly DeliveryReport<byte[]?, byte[]?> Ok = new()
+    {
+        Error = new Error(ErrorCode.NoError),
+        Topic = "t",
+        Message = new Message<byte[]?, byte[]?> { Key = new byte[2], Value = new byte[8] },
+    };
 
     private static SourceTransaction Tx(ulong endLsn) => new(xid: (uint)endLsn, commitLsn: endLsn - 1, DateTime.UtcNow) { EndLsn = endLsn };
 
@@ -84,7 +89,7 @@ public class DeliveryTrackerTests
         second.AddEvent();
         second.AddEvent();
         second.Commit();
-        second.OnDelivery(new DeliveryReport<byte[]?, byte[]?> { Error = new Error(ErrorCode.Local_MsgTimedOut), Topic = "t" });
+        second.OnDelivery(new DeliveryReport<byte[]?, byte[]?> { Error = new Error(ErrorCode.Local_MsgTimedOut), Topic = "t", Message = Ok.Message });
         second.OnDelivery(Ok);
         var third = tracker.Begin(Tx(300));
         third.Commit();
@@ -117,5 +122,48 @@ public class DeliveryTrackerTests
         Assert.Equal(2000ul, tracker.ConfirmedLsn);
         Assert.Equal(200, tracker.ConfirmedCommits);
         Assert.Equal(0, tracker.InFlightEvents);
+    }
+
+    [Fact]
+    public void An_abandoned_transaction_confirms_nothing_and_does_not_block_later_ones()
+    {
+        var tracker = new DeliveryTracker();
+        var first = tracker.Begin(Tx(100));
+        first.AddEvent();
+        first.Commit();
+        var partial = tracker.Begin(Tx(200));
+        partial.AddEvent();
+        partial.Abandon(); // connection lost before its commit
+        var resent = tracker.Begin(Tx(300));
+        resent.AddEvent();
+        resent.Commit();
+
+        resent.OnDelivery(Ok);
+        Assert.Equal(0ul, tracker.ConfirmedLsn);
+        first.OnDelivery(Ok);
+        Assert.Equal(300ul, tracker.ConfirmedLsn);
+        Assert.Equal(2, tracker.ConfirmedCommits);
+        Assert.True(tracker.IsIdle);
+        partial.OnDelivery(Ok); // a late ack of the abandoned copy changes nothing
+        Assert.Equal(300ul, tracker.ConfirmedLsn);
+    }
+
+    [Fact]
+    public void Acknowledged_and_skipped_events_release_their_bytes()
+    {
+        var budget = new InFlightBudget(1_000_000);
+        var tracker = new DeliveryTracker(budget);
+        var t = tracker.Begin(Tx(100));
+        budget.Add(10);
+        t.AddEvent();
+        budget.Add(500);
+        t.AddEvent();
+        t.Commit();
+
+        t.OnDelivery(Ok); // 2 + 8 bytes
+        Assert.Equal(500, budget.Bytes);
+        t.Skip(500);
+        Assert.Equal(0, budget.Bytes);
+        Assert.Equal(100ul, tracker.ConfirmedLsn);
     }
 }

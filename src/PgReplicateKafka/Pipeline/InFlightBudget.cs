@@ -1,0 +1,39 @@
+namespace PgReplicateKafka.Pipeline;
+
+/// <summary>
+/// Bounds the bytes between the replication stream and Kafka's acknowledgement. Only the receive
+/// loop waits (so PostgreSQL is read no faster than Kafka takes it); everything else just adds and
+/// releases, which keeps it free of deadlocks. One event may overshoot the limit, so a row larger
+/// than the limit still passes.
+/// </summary>
+public sealed class InFlightBudget(long limit)
+{
+    private long _bytes;
+    private int _waiting;
+    private TaskCompletionSource _roomFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public long Limit => limit;
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public async ValueTask WaitForRoomAsync(CancellationToken ct)
+    {
+        while (Interlocked.Read(ref _bytes) >= limit)
+        {
+            Volatile.Write(ref _waiting, 1);
+            var signal = Volatile.Read(ref _roomFreed);
+            // Re-check after announcing the wait: a release in between would otherwise be missed.
+            if (Interlocked.Read(ref _bytes) < limit)
+                break;
+            await signal.Task.WaitAsync(ct);
+        }
+    }
+
+    public void Add(long bytes) => Interlocked.Add(ref _bytes, bytes);
+
+    public void Release(long bytes)
+    {
+        if (Interlocked.Add(ref _bytes, -bytes) < limit && Interlocked.Exchange(ref _waiting, 0) == 1)
+            Interlocked.Exchange(ref _roomFreed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+}

@@ -1,0 +1,45 @@
+using Npgsql;
+
+namespace PgReplicateKafka.Source;
+
+/// <summary>Which PostgreSQL failures are worth a reconnect, and which need a human.</summary>
+public static class PostgresFailures
+{
+    /// <summary>The slot is in use by another walsender: another instance is active, we are the standby.</summary>
+    public static bool IsSlotBusy(Exception error) =>
+        Find<PostgresException>(error) is { SqlState: PostgresErrorCodes.ObjectInUse };
+
+    /// <summary>
+    /// Connection lost, server restarting or shutting down, walsender terminated: a reconnect will
+    /// succeed once the server is back. Anything else (bad password, missing publication) will not.
+    /// </summary>
+    public static bool IsTransient(Exception error)
+    {
+        if (IsSlotBusy(error))
+            return true;
+        if (Find<PostgresException>(error) is { } pg)
+        {
+            return pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
+                || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.IsTransient;
+        }
+
+        return Find<NpgsqlException>(error) is { } npgsql && (npgsql.IsTransient || npgsql.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException)
+            || Find<ReplicationEndedException>(error) is not null;
+    }
+
+    private static T? Find<T>(Exception? error)
+        where T : Exception
+    {
+        for (; error is not null; error = error.InnerException)
+        {
+            if (error is T match)
+                return match;
+        }
+
+        return null;
+    }
+}
+
+/// <summary>The server ended the replication stream without an error (e.g. the walsender exited).</summary>
+public sealed class ReplicationEndedException() : Exception("the replication stream from PostgreSQL ended unexpectedly");
