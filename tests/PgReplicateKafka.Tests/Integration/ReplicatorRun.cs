@@ -50,8 +50,25 @@ public sealed class ReplicatorRun : IAsyncDisposable
             SlotName = "slot_" + database,
         },
         Kafka = new KafkaConfig { Brokers = [bootstrap], TopicPrefix = topicPrefix },
-        Replication = new ReplicationConfig { CheckpointIntervalSecs = 1, KeepaliveIntervalSecs = 1, PollIntervalMs = 50 },
+        Replication = new ReplicationConfig { CheckpointIntervalSecs = 1, KeepaliveIntervalSecs = 1, PollIntervalMs = 50, RetryInitialMs = 100, RetryMaxMs = 1000 },
     };
+
+    /// <summary>The verifier of every resilience test: each row the table holds reached Kafka; returns how often each id arrived.</summary>
+    public async Task<Dictionary<int, int>> AssertEveryRowDeliveredAsync(string bootstrap, TimeSpan? timeout = null)
+    {
+        var expected = (int)(await ScalarAsync<long>("SELECT count(*) FROM items"));
+        var consumed = await Fixtures.KafkaTestConsumer.ConsumeAsync(bootstrap, [Topic("items")], expected, timeout ?? TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+        var counts = new Dictionary<int, int>();
+        foreach (var message in consumed)
+        {
+            var id = (int)System.Text.Json.Nodes.JsonNode.Parse(message.Value!)!["after"]!["id"]!;
+            counts[id] = counts.GetValueOrDefault(id) + 1;
+        }
+
+        var missing = Enumerable.Range(1, expected).Where(id => !counts.ContainsKey(id)).Take(10).ToList();
+        Assert.True(missing.Count == 0, $"{expected - counts.Count} of {expected} rows never reached Kafka, e.g. ids {string.Join(", ", missing)}");
+        return counts;
+    }
 
     public Task ExecuteAsync(string sql) => Cluster.ExecuteAsync(sql, Database);
 
