@@ -24,8 +24,9 @@ public static class PostgresFailures
                 || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.IsTransient;
         }
 
-        return Find<NpgsqlException>(error) is { } npgsql && (npgsql.IsTransient || npgsql.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException)
-            || Find<ReplicationEndedException>(error) is not null;
+        // Any other Npgsql error is about the connection itself (lost, reset, or ended by the server
+        // in a way the protocol did not expect, as a walsender being shut down does).
+        return Find<NpgsqlException>(error) is not null || Find<ReplicationEndedException>(error) is not null;
     }
 
     private static T? Find<T>(Exception? error)

@@ -27,7 +27,8 @@ public sealed class TcpProxy : IDisposable
         {
             foreach (var connection in _connections)
             {
-                connection.Client.LingerState = new LingerOption(true, 0); // RST, not a polite FIN
+                if (connection.Client is { Connected: true } socket)
+                    socket.LingerState = new LingerOption(true, 0); // RST, not a polite FIN
                 connection.Dispose();
             }
 

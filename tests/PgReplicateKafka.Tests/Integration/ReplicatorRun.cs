@@ -90,6 +90,17 @@ public sealed class ReplicatorRun : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the replicator to end by itself (a failure) and returns what it threw.</summary>
+    public async Task<Exception> FailureAsync(TimeSpan timeout)
+    {
+        var running = _running ?? throw new InvalidOperationException("not started");
+        var exception = await Record.ExceptionAsync(() => running.WaitAsync(timeout));
+        Assert.False(exception is TimeoutException, $"the replicator did not fail within {timeout.TotalSeconds} s");
+        Assert.NotNull(exception);
+        _running = null;
+        return exception;
+    }
+
     /// <summary>Graceful stop, as on SIGTERM; rethrows a failure of the replicator.</summary>
     public async Task StopAsync()
     {

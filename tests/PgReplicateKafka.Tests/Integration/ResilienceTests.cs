@@ -88,7 +88,10 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
                 kafka: new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
                 replication: new ReplicationConfig
                 {
-                    CheckpointIntervalSecs = 1, KeepaliveIntervalSecs = 1, PollIntervalMs = 50, MaxInFlightBytes = 1_048_576,
+                    CheckpointIntervalSecs = 1,
+                    KeepaliveIntervalSecs = 1,
+                    PollIntervalMs = 50,
+                    MaxInFlightBytes = 1_048_576,
                 }));
         await run.StartAsync();
         await run.ExecuteAsync("INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
@@ -139,17 +142,18 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items,
             c => With(c, kafka: new KafkaConfig
             {
-                Brokers = c.Kafka.Brokers, TopicPrefix = c.Kafka.TopicPrefix,
+                Brokers = c.Kafka.Brokers,
+                TopicPrefix = c.Kafka.TopicPrefix,
                 Properties = new Dictionary<string, string> { ["message.max.bytes"] = "100000" },
             }));
         await run.StartAsync();
         await run.ExecuteAsync("INSERT INTO items VALUES (1, repeat('x', 200000))");
 
-        var failure = await Assert.ThrowsAsync<KafkaFailureException>(run.StopAsync);
+        var failure = Assert.IsType<KafkaFailureException>(await run.FailureAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(ExitCodes.KafkaFailure, failure.ExitCode);
         Assert.Contains("public.items", failure.Message);
         Assert.Matches("LSN [0-9A-F]+/[0-9A-F]+", failure.Message);
-        Assert.Matches("an event of 2000[0-9]{2} bytes", failure.Message);
+        Assert.Matches("an event of 200[0-9]{3} bytes", failure.Message);
         Assert.Contains("oversized = \"skip\"", failure.Message);
     }
 
@@ -159,7 +163,9 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items,
             c => With(c, kafka: new KafkaConfig
             {
-                Brokers = c.Kafka.Brokers, TopicPrefix = c.Kafka.TopicPrefix, Oversized = OversizedPolicy.Skip,
+                Brokers = c.Kafka.Brokers,
+                TopicPrefix = c.Kafka.TopicPrefix,
+                Oversized = OversizedPolicy.Skip,
                 Properties = new Dictionary<string, string> { ["message.max.bytes"] = "100000" },
             }));
         await run.StartAsync();
