@@ -10,7 +10,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
 {
     private const string SecretPassword = "Xyzzy-Secret-8841";
 
-    private static string Toml(ReplicatorConfig c, string username, string password) => $"""
+    internal static string Toml(ReplicatorConfig c, string username, string password) => $"""
         [postgres]
         host = "{c.Postgres.Host}"
         port = {c.Postgres.Port}
@@ -27,9 +27,11 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         [replication]
         checkpoint_interval_secs = 1
         keepalive_interval_secs = 1
+        retry_initial_ms = 100
+        retry_max_ms = 1000
         """;
 
-    private static async Task<string> WriteConfigAsync(ReplicatorRun run, string username, string password)
+    internal static async Task<string> WriteConfigAsync(ReplicatorRun run, string username, string password)
     {
         var path = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(path, Toml(run.Config, username, password));
@@ -50,7 +52,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         return run;
     }
 
-    private static async Task WaitForSlotActiveAsync(ReplicatorRun run, CliProcess process)
+    internal static async Task WaitForSlotActiveAsync(ReplicatorRun run, CliProcess process)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}' AND active") == 0)
