@@ -443,6 +443,7 @@ public static partial class ConfigLoader
                 ?? defaults.Compression,
             Acks = defaults.Acks,
             CheckpointTopic = checkpointTopic,
+            TransactionalId = v.NonEmptyString(ConfigSchema.TransactionalId),
             Oversized = v.Choice(ConfigSchema.Oversized, ("fail", OversizedPolicy.Fail), ("skip", OversizedPolicy.Skip)) ?? defaults.Oversized,
             Properties = new Dictionary<string, string>(v.Properties, StringComparer.Ordinal),
         };

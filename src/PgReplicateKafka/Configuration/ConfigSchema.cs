@@ -41,6 +41,7 @@ internal static class ConfigSchema
     public static readonly ConfigKey Acks = new("kafka", "acks", ConfigValueKind.String);
     public static readonly ConfigKey CheckpointTopic = new("kafka", "checkpoint_topic", ConfigValueKind.String);
     public static readonly ConfigKey Oversized = new("kafka", "oversized", ConfigValueKind.String);
+    public static readonly ConfigKey TransactionalId = new("kafka", "transactional_id", ConfigValueKind.String);
 
     public static readonly ConfigKey PollIntervalMs = new("replication", "poll_interval_ms", ConfigValueKind.Integer);
     public static readonly ConfigKey KeepaliveIntervalSecs = new("replication", "keepalive_interval_secs", ConfigValueKind.Integer);
@@ -61,7 +62,7 @@ internal static class ConfigSchema
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
         CreatePublication, Tables, ConnectTimeoutSecs,
-        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized,
+        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized, TransactionalId,
         PollIntervalMs, KeepaliveIntervalSecs, CheckpointIntervalSecs, ShutdownTimeoutSecs,
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
         Numeric, Json, Binary,

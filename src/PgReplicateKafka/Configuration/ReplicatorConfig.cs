@@ -50,7 +50,11 @@ public sealed class KafkaConfig
     /// <summary>Always "all": the producer is idempotent, which requires it.</summary>
     public string Acks { get; init; } = "all";
 
+    /// <summary>Exactly-once checkpoints; null means "{topic_prefix}.pg-replicate-kafka.checkpoints".</summary>
     public string? CheckpointTopic { get; init; }
+
+    /// <summary>Exactly-once producer identity; null means one derived from database and slot.</summary>
+    public string? TransactionalId { get; init; }
 
     /// <summary>What to do with an event larger than the producer's message.max.bytes.</summary>
     public OversizedPolicy Oversized { get; init; } = OversizedPolicy.Fail;

@@ -128,6 +128,12 @@ public sealed class PendingTransaction
         _tracker.Advance();
     }
 
+    /// <summary>Exactly-once: hold confirmation until the Kafka transaction holding this one commits.</summary>
+    public void Hold() => Interlocked.Increment(ref _outstanding);
+
+    /// <summary>The Kafka transaction holding this one committed.</summary>
+    public void ReleaseHold() => Release();
+
     /// <summary>An event that was counted but deliberately not produced (e.g. an oversized row skipped).</summary>
     public void Skip(long bytes)
     {

@@ -13,7 +13,8 @@ namespace PgReplicateKafka.Pipeline;
 /// The work taken off the receive loop: serializes each change to JSON and hands it to the producer,
 /// registering every transaction with the delivery tracker in commit order.
 /// </summary>
-public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryTracker tracker, InFlightBudget budget, ILogger logger)
+/// <remarks>With <paramref name="batcher"/> (exactly-once) events go out in Kafka transactions and count as delivered when those commit.</remarks>
+public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryTracker tracker, InFlightBudget budget, TransactionBatcher? batcher, ILogger logger)
 {
     private readonly EventSerializer _serializer = new(config.Postgres.Database, new FormatOptions(
         NumericAsNumber: config.Format.Numeric == NumericFormat.Number,
@@ -28,34 +29,68 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
     public async Task RunAsync(ChannelReader<SourceMessage> reader, CancellationToken ct)
     {
         PendingTransaction? current = null;
+        var completed = false;
         try
         {
-            while (await reader.WaitToReadAsync(ct))
+            while (await WaitToReadAsync(reader, ct))
             {
                 while (reader.TryRead(out var message))
                 {
                     if (message is ChangeEvent change)
                     {
                         if (current?.Transaction != change.Transaction)
-                            current = tracker.Begin(change.Transaction);
+                            current = Begin(change.Transaction);
                         await ProduceAsync(change, current, ct);
                     }
                     else if (message is TransactionCommitted committed)
                     {
                         if (current?.Transaction != committed.Transaction)
-                            current = tracker.Begin(committed.Transaction);
+                            current = Begin(committed.Transaction);
                         current.Commit();
+                        batcher?.TransactionCommitted(current);
                         current = null;
                         Interlocked.Increment(ref _commitsSeen);
                     }
                 }
             }
+
+            completed = current is null;
         }
         finally
         {
             // The stream ended inside a transaction: PostgreSQL resends it whole after reconnecting.
             current?.Abandon();
+            if (completed)
+                batcher?.Commit();
+            else
+                batcher?.Abort();
         }
+    }
+
+    private PendingTransaction Begin(SourceTransaction transaction)
+    {
+        var pending = tracker.Begin(transaction);
+        batcher?.Hold(pending);
+        return pending;
+    }
+
+    /// <summary>Waits for messages; exactly-once also wakes up to commit a batch that is due while the stream is quiet.</summary>
+    private async ValueTask<bool> WaitToReadAsync(ChannelReader<SourceMessage> reader, CancellationToken ct)
+    {
+        while (batcher?.DueIn is { } due)
+        {
+            if (due <= TimeSpan.Zero)
+            {
+                batcher.CommitIfDue();
+                continue;
+            }
+
+            var waiting = reader.WaitToReadAsync(ct).AsTask();
+            if (await Task.WhenAny(waiting, Task.Delay(due, ct)) == waiting)
+                return await waiting;
+        }
+
+        return await reader.WaitToReadAsync(ct);
     }
 
     private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
@@ -76,10 +111,19 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
         long size = value.Length + (key?.Length ?? 0);
         budget.Add(size);
         budget.Release(change.ByteSize);
-        transaction.AddEvent();
         try
         {
-            await sink.ProduceAsync(change.Table.Topic, key, value, transaction.OnDelivery, ct);
+            if (batcher is null)
+            {
+                transaction.AddEvent();
+                await sink.ProduceAsync(change.Table.Topic, key, value, transaction.OnDelivery, ct);
+            }
+            else
+            {
+                batcher.BeforeProduce();
+                await sink.ProduceAsync(change.Table.Topic, key, value, onDelivery: null, ct);
+                batcher.Produced(size);
+            }
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code is ErrorCode.MsgSizeTooLarge)
         {
@@ -87,7 +131,10 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
             if (config.Kafka.Oversized == OversizedPolicy.Skip)
             {
                 logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);
-                transaction.Skip(size);
+                if (batcher is null)
+                    transaction.Skip(size);
+                else
+                    budget.Release(size);
                 return;
             }
 

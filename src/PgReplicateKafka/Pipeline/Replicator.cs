@@ -26,6 +26,8 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private readonly InFlightBudget _budget = new(config.Replication.MaxInFlightBytes);
     private readonly Backoff _backoff = new(TimeSpan.FromMilliseconds(config.Replication.RetryInitialMs), TimeSpan.FromMilliseconds(config.Replication.RetryMaxMs));
     private DeliveryTracker _tracker = null!;
+    private TransactionBatcher? _batcher;
+    private CheckpointStore? _checkpoints;
     private bool _established;
     private bool _standbyLogged;
 
@@ -42,10 +44,16 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             {
                 if (sink is null)
                 {
-                    sink = new KafkaSink(config.Kafka, config.Replication, loggerFactory.CreateLogger<KafkaSink>());
+                    sink = new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>());
                     if (!_established)
                         sink.VerifyReachable(KafkaStartTimeout);
                     _tracker = new DeliveryTracker(_budget);
+                    if (sink.Transactional)
+                    {
+                        _checkpoints ??= new CheckpointStore(config, _logger);
+                        await _checkpoints.EnsureTopicAsync(sink.Producer);
+                        _batcher = new TransactionBatcher(config, sink, _checkpoints, _budget, _logger);
+                    }
                 }
 
                 try
@@ -53,7 +61,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     await RunSessionAsync(sink, stopToken);
                     return;
                 }
-                catch (Exception e) when (sink.Fatal is not null && !stopToken.IsCancellationRequested)
+                catch (Exception e) when (sink.Fatal is not null && !sink.Fenced && !stopToken.IsCancellationRequested)
                 {
                     // The idempotent producer cannot continue (e.g. its sequence broke): start a new
                     // one from the last confirmed position; what was in flight may be resent.
@@ -62,6 +70,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     _logger.LogDebug(e, "Session ended");
                     sink.Dispose();
                     sink = null;
+                    await Task.Delay(_backoff.Next(), stopToken);
+                }
+                catch (KafkaTransactionAbortedException e) when (!stopToken.IsCancellationRequested)
+                {
+                    // Its PostgreSQL transactions were never confirmed: stream them again from the last commit.
+                    _logger.LogWarning("{Reason}; streaming again from the last committed checkpoint", e.Message);
                     await Task.Delay(_backoff.Next(), stopToken);
                 }
                 catch (Exception e) when (ShouldReconnect(e, stopToken))
@@ -118,11 +132,24 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         // Start after what is already delivered, even when the slot lags behind it (e.g. after
         // PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
         var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(LastConfirmedLsn, _tracker.ConfirmedLsn));
+        if (_checkpoints is not null && !_established)
+        {
+            // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two):
+            // the last committed checkpoint says how far, and PostgreSQL skips everything up to it.
+            var checkpoint = _checkpoints.ReadLast(KafkaStartTimeout);
+            if (checkpoint > startLsn)
+            {
+                _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
+                    new NpgsqlLogSequenceNumber(checkpoint), _checkpoints.Topic, state.StartLsn);
+                startLsn = checkpoint;
+            }
+        }
+
         LastConfirmedLsn = startLsn;
 
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, new NpgsqlLogSequenceNumber(startLsn), channel.Writer, _budget, _logger, stopToken);
-        var pump = new EventPump(config, sink, _tracker, _budget, _logger);
+        var pump = new EventPump(config, sink, _tracker, _budget, _batcher, _logger);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();

@@ -11,10 +11,11 @@ public sealed class KafkaSink : IDisposable
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
 
-    public KafkaSink(KafkaConfig config, ReplicationConfig replication, ILogger logger)
+    public KafkaSink(ReplicatorConfig config, ILogger logger)
     {
         _logger = logger;
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerSettings(config, replication))
+        Transactional = config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce;
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerSettings(config))
             .SetErrorHandler((_, error) => OnError(error))
             .SetLogHandler((_, message) => OnLog(message))
             .Build();
@@ -23,9 +24,22 @@ public sealed class KafkaSink : IDisposable
     /// <summary>A fatal producer error (e.g. fenced, or idempotence broken); once set, nothing more is delivered.</summary>
     public Exception? Fatal => _fatal;
 
+    /// <summary>Another producer with our transactional.id took over: rebuilding would only fence it back.</summary>
+    public bool Fenced { get; private set; }
+
+    /// <summary>Exactly-once: events go out in Kafka transactions.</summary>
+    public bool Transactional { get; }
+
+    public IProducer<byte[]?, byte[]?> Producer => _producer;
+
+    /// <summary>The transactional.id used when none is configured: stable for one database and slot.</summary>
+    public static string DefaultTransactionalId(ReplicatorConfig config) => $"pg-replicate-kafka.{config.Postgres.Database}.{config.Postgres.SlotName}";
+
     /// <summary>The librdkafka settings: the required ones, ours, then [kafka.properties] on top.</summary>
-    public static ProducerConfig ProducerSettings(KafkaConfig config, ReplicationConfig replication)
+    public static ProducerConfig ProducerSettings(ReplicatorConfig replicator)
     {
+        var config = replicator.Kafka;
+        var replication = replicator.Replication;
         var settings = new ProducerConfig
         {
             BootstrapServers = string.Join(',', config.Brokers),
@@ -51,6 +65,15 @@ public sealed class KafkaSink : IDisposable
             // librdkafka's own queue is part of the bounded in-flight memory.
             QueueBufferingMaxKbytes = (int)Math.Max(1024, replication.MaxInFlightBytes / 1024),
         };
+        if (replication.Delivery == DeliveryGuarantee.ExactlyOnce)
+        {
+            settings.TransactionalId = config.TransactionalId ?? DefaultTransactionalId(replicator);
+            // One PostgreSQL transaction is one Kafka transaction at least, however large; librdkafka
+            // requires messages to time out within the transaction.
+            settings.TransactionTimeoutMs = 600_000;
+            settings.MessageTimeoutMs = 600_000;
+        }
+
         foreach (var (key, value) in config.Properties)
             settings.Set(key, value);
         return settings;
@@ -79,7 +102,7 @@ public sealed class KafkaSink : IDisposable
     /// <paramref name="onDelivery"/> runs on librdkafka's delivery thread. Other refusals (e.g. a
     /// message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
     /// </summary>
-    public async ValueTask ProduceAsync(string topic, byte[]? key, byte[] value, Action<DeliveryReport<byte[]?, byte[]?>> onDelivery, CancellationToken ct)
+    public async ValueTask ProduceAsync(string topic, byte[]? key, byte[] value, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
     {
         var message = new Message<byte[]?, byte[]?> { Key = key, Value = value };
         while (true)
@@ -101,11 +124,86 @@ public sealed class KafkaSink : IDisposable
 
     public void Dispose() => _producer.Dispose();
 
+    /// <summary>Exactly-once: registers the transactional.id, aborting what a previous instance left open and fencing it.</summary>
+    public void InitTransactions(TimeSpan timeout)
+    {
+        try
+        {
+            _producer.InitTransactions(timeout);
+        }
+        catch (KafkaException e)
+        {
+            throw Classify(e, "initialising Kafka transactions");
+        }
+    }
+
+    public void BeginTransaction() => _producer.BeginTransaction();
+
+    /// <summary>
+    /// Commits the open Kafka transaction, retrying retriable failures. Throws
+    /// <see cref="KafkaTransactionAbortedException"/> when the transaction had to be aborted.
+    /// </summary>
+    public void CommitTransaction(TimeSpan timeout)
+    {
+        while (true)
+        {
+            try
+            {
+                _producer.CommitTransaction(timeout);
+                return;
+            }
+            catch (KafkaRetriableException e)
+            {
+                _logger.LogWarning("Kafka transaction commit failed ({Reason}); retrying", e.Error.Reason);
+            }
+            catch (KafkaTxnRequiresAbortException e)
+            {
+                AbortTransaction(timeout);
+                throw new KafkaTransactionAbortedException(e.Error.Reason, e);
+            }
+            catch (KafkaException e)
+            {
+                throw Classify(e, "committing a Kafka transaction");
+            }
+        }
+    }
+
+    public void AbortTransaction(TimeSpan timeout)
+    {
+        try
+        {
+            _producer.AbortTransaction(timeout);
+        }
+        catch (KafkaException e)
+        {
+            throw Classify(e, "aborting a Kafka transaction");
+        }
+    }
+
+    private KafkaFailureException Classify(KafkaException e, string what)
+    {
+        if (IsFencing(e.Error.Code))
+        {
+            Fenced = true;
+            return new KafkaFailureException(
+                $"another producer with the same transactional.id fenced this instance while {what}: another pg-replicate-kafka runs with " +
+                "this database and slot (or [kafka] transactional_id); stop one of them, or give each its own slot", e);
+        }
+
+        return new KafkaFailureException($"Kafka failed while {what}: {e.Error.Reason} ({e.Error.Code})", e);
+    }
+
+    private static bool IsFencing(ErrorCode code) =>
+        code is ErrorCode.ProducerFenced or ErrorCode.Local_Fenced or ErrorCode.InvalidProducerEpoch;
+
     private void OnError(Error error)
     {
         if (error.IsFatal)
         {
-            _fatal = new KafkaFailureException($"Kafka producer failed fatally: {error.Reason} ({error.Code})");
+            Fenced |= IsFencing(error.Code);
+            _fatal = Fenced
+                ? new KafkaFailureException($"another producer with the same transactional.id fenced this instance ({error.Reason}): stop the other pg-replicate-kafka with this database and slot, or give each its own slot")
+                : new KafkaFailureException($"Kafka producer failed fatally: {error.Reason} ({error.Code})");
             _logger.LogError("Kafka producer fatal error: {Reason} ({Code})", error.Reason, error.Code);
         }
         else
@@ -126,3 +224,7 @@ public sealed class KafkaSink : IDisposable
         _logger.Log(level, "librdkafka {Facility}: {Message}", message.Facility, message.Message);
     }
 }
+
+/// <summary>A Kafka transaction was aborted; its PostgreSQL transactions must be streamed again.</summary>
+public sealed class KafkaTransactionAbortedException(string reason, Exception inner)
+    : Exception($"a Kafka transaction was aborted ({reason})", inner);

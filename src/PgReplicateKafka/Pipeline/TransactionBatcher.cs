@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using NpgsqlTypes;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Sink;
+
+namespace PgReplicateKafka.Pipeline;
+
+/// <summary>
+/// Exactly-once: groups whole PostgreSQL transactions into one Kafka transaction, closed after
+/// transaction_max_events or transaction_max_ms at a PostgreSQL commit (never inside one), and ends
+/// each with a checkpoint record. Only a committed Kafka transaction releases its PostgreSQL
+/// transactions for confirmation.
+/// </summary>
+public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, CheckpointStore checkpoints, InFlightBudget budget, ILogger logger)
+{
+    private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<PendingTransaction> _committed = [];
+    private readonly Stopwatch _age = new();
+    private bool _initialized;
+    private bool _open;
+    private int _events;
+    private long _bytes;
+
+    /// <summary>Time left before the open batch is due, or null when nothing waits to be committed.</summary>
+    public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
+
+    /// <summary>Every PostgreSQL transaction waits for the Kafka commit of its batch before it can be confirmed.</summary>
+    public void Hold(PendingTransaction transaction) => transaction.Hold();
+
+    /// <summary>Call before producing an event: opens a Kafka transaction when none is open.</summary>
+    public void BeforeProduce()
+    {
+        if (_open)
+            return;
+        if (!_initialized)
+        {
+            // Only now that the slot is ours: a standby must not fence the active instance.
+            sink.InitTransactions(CommitTimeout);
+            _initialized = true;
+        }
+
+        sink.BeginTransaction();
+        _open = true;
+        if (_committed.Count == 0)
+            _age.Restart();
+    }
+
+    public void Produced(long bytes)
+    {
+        _events++;
+        _bytes += bytes;
+    }
+
+    /// <summary>A PostgreSQL transaction is complete in the open batch; commits the batch when it is due.</summary>
+    public void TransactionCommitted(PendingTransaction transaction)
+    {
+        if (_committed.Count == 0 && !_open)
+            _age.Restart();
+        _committed.Add(transaction);
+        if (_events >= config.Replication.TransactionMaxEvents || _age.Elapsed >= config.Replication.TransactionMaxDuration)
+            Commit();
+    }
+
+    /// <summary>Commits the batch if transaction_max_ms has passed (called when the stream is quiet).</summary>
+    public void CommitIfDue()
+    {
+        if (_committed.Count > 0 && _age.Elapsed >= config.Replication.TransactionMaxDuration)
+            Commit();
+    }
+
+    /// <summary>Commits every complete PostgreSQL transaction of the batch, with the checkpoint of the last.</summary>
+    public void Commit()
+    {
+        if (_committed.Count == 0)
+            return;
+        if (_open)
+        {
+            var lsn = _committed[^1].Transaction.EndLsn;
+            sink.Producer.Produce(checkpoints.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = checkpoints.Key, Value = checkpoints.Record(lsn) });
+            try
+            {
+                sink.CommitTransaction(CommitTimeout);
+            }
+            catch (KafkaTransactionAbortedException)
+            {
+                Reset(abandon: true);
+                throw;
+            }
+
+            logger.LogDebug("Committed a Kafka transaction of {Count} PostgreSQL transactions up to {Lsn}", _committed.Count, new NpgsqlLogSequenceNumber(lsn));
+        }
+
+        foreach (var transaction in _committed)
+            transaction.ReleaseHold();
+        Reset(abandon: false);
+    }
+
+    /// <summary>Aborts the open Kafka transaction (the stream ended inside a PostgreSQL transaction, or failed).</summary>
+    public void Abort()
+    {
+        if (_open && sink.Fatal is null)
+        {
+            try
+            {
+                sink.AbortTransaction(CommitTimeout);
+            }
+            catch (KafkaFailureException e)
+            {
+                logger.LogWarning("Could not abort the Kafka transaction: {Reason}", e.Message);
+            }
+        }
+
+        Reset(abandon: true);
+    }
+
+    private void Reset(bool abandon)
+    {
+        if (abandon)
+        {
+            foreach (var transaction in _committed)
+                transaction.Abandon();
+        }
+
+        budget.Release(_bytes);
+        _committed.Clear();
+        _open = false;
+        _events = 0;
+        _bytes = 0;
+    }
+}
