@@ -6,6 +6,8 @@ using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Values;
+using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Operations;
 using PgReplicateKafka.Sink;
 using PgReplicateKafka.Source;
 
@@ -15,15 +17,19 @@ namespace PgReplicateKafka.Pipeline;
 /// Joins the PostgreSQL source and the Kafka sink: changes flow source → channel → JSON → producer,
 /// and an LSN is confirmed to PostgreSQL only once every event up to it is acknowledged by Kafka.
 /// </summary>
-public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
+public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory, ReplicatorMetrics metrics)
 {
+    public Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
+        : this(config, loggerFactory, new ReplicatorMetrics())
+    {
+    }
+
     // Messages buffered between the receive loop and the producer; bounded so a slow Kafka
     // pauses reading from PostgreSQL instead of growing memory.
     private const int ChannelCapacity = 8192;
-    private static readonly TimeSpan KafkaStartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<Replicator>();
-    private readonly DeliveryTracker _tracker = new();
+    private readonly DeliveryTracker _tracker = new(metrics);
 
     /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
     public ulong LastConfirmedLsn { get; private set; }
@@ -32,8 +38,8 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     public async Task RunAsync(CancellationToken stopToken)
     {
         await using var state = await SourceSetup.PrepareAsync(config.Postgres, _logger, stopToken);
+        new CheckReport([KafkaChecks.Reachability(config.Kafka, config.Replication)]).ThrowIfFailed();
         using var sink = new KafkaSink(config.Kafka, config.Replication, loggerFactory.CreateLogger<KafkaSink>());
-        sink.VerifyReachable(KafkaStartTimeout);
 
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity)
         {
@@ -47,6 +53,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         using var pumpCts = new CancellationTokenSource();
         var streamTask = Task.Run(() => stream.RunAsync(readCts.Token), CancellationToken.None);
         var pumpTask = Task.Run(() => PumpAsync(channel.Reader, sink, pumpCts.Token), CancellationToken.None);
+        metrics.SetState(ReplicatorState.Streaming);
         _logger.LogInformation("Streaming publication {Publication} from slot {Slot} to Kafka {Brokers} (topics {Prefix}.<schema>.<table>)",
             config.Postgres.Publication, config.Postgres.SlotName, string.Join(',', config.Kafka.Brokers), config.Kafka.TopicPrefix);
 
@@ -77,6 +84,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 throw new PostgresSetupException("the replication stream from PostgreSQL ended unexpectedly");
 
             var target = ConfirmableLsn(stream);
+            metrics.Confirmed(LastConfirmedLsn, stream.LastReceivedLsn);
             if (target > LastConfirmedLsn && lastSent.Elapsed >= config.Replication.CheckpointInterval)
             {
                 await stream.ConfirmAsync(target, stopToken);
@@ -137,6 +145,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     }
 
                     current.AddEvent();
+                    metrics.EventProduced(change.Table.QualifiedName, change.Operation, (key?.Length ?? 0) + value.Length);
                     await sink.ProduceAsync(change.Table.Topic, key, value, current.OnDelivery, ct);
                 }
                 else if (message is TransactionCommitted committed)
@@ -158,6 +167,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         ReplicationStream stream, KafkaSink sink, SourceState state, Task streamTask, Task pumpTask,
         CancellationTokenSource readCts, CancellationTokenSource pumpCts, Exception? failure)
     {
+        metrics.SetState(ReplicatorState.Stopping);
         var deadline = Stopwatch.StartNew();
         var timeout = config.Replication.ShutdownTimeout;
         TimeSpan Remaining() => timeout - deadline.Elapsed > TimeSpan.Zero ? timeout - deadline.Elapsed : TimeSpan.Zero;
@@ -187,6 +197,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             {
                 await stream.ConfirmAsync(target, CancellationToken.None);
                 LastConfirmedLsn = target;
+                metrics.Confirmed(target, stream.LastReceivedLsn);
                 await WaitForSlotConfirmationAsync(state.Catalog, target, TimeSpan.FromSeconds(2));
 
                 _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(LastConfirmedLsn));

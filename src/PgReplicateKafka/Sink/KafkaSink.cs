@@ -51,24 +51,6 @@ public sealed class KafkaSink : IDisposable
         return settings;
     }
 
-    /// <summary>Waits (bounded) until a broker answers a metadata request, so a wrong address fails fast.</summary>
-    public void VerifyReachable(TimeSpan timeout)
-    {
-        using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
-        try
-        {
-            var metadata = admin.GetMetadata(timeout);
-            if (metadata.Brokers.Count == 0)
-                throw new KafkaException(new Error(ErrorCode.Local_AllBrokersDown, "no brokers in metadata"));
-        }
-        catch (KafkaException e)
-        {
-            throw new KafkaFailureException(
-                $"Kafka brokers {_producer.Name} did not answer within {timeout.TotalSeconds:0} s ({e.Error.Reason}): " +
-                "check [kafka] brokers and [kafka.properties] security settings, and that the brokers are running", e);
-        }
-    }
-
     /// <summary>
     /// Hands a message to librdkafka; waits while its queue is full (backpressure) instead of failing.
     /// <paramref name="onDelivery"/> runs on librdkafka's delivery thread.

@@ -70,6 +70,9 @@ public sealed class ReplicationStream : IAsyncDisposable
     /// <summary>Completes when no more messages will be handed over (stop requested, or the stream ended).</summary>
     public Task ForwardingDone => _forwardingDone.Task;
 
+    /// <summary>The latest WAL position the server reported (data or keepalive), for the lag metric.</summary>
+    public ulong LastReceivedLsn => (ulong)_connection.LastReceivedLsn;
+
     /// <summary>Number of transactions whose commit has been handed over.</summary>
     public long ForwardedCommits => Interlocked.Read(ref _forwardedCommits);
 

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
 
 namespace PgReplicateKafka.Tests.Unit;
@@ -13,7 +14,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Confirms_a_transaction_only_after_its_commit_and_every_ack()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
         t.AddEvent();
         t.AddEvent();
@@ -30,7 +31,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Commit_before_the_last_ack_confirms_on_that_ack()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
         t.AddEvent();
         t.Commit();
@@ -43,7 +44,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_later_transaction_acknowledged_first_waits_for_the_earlier_one()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -62,7 +63,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_transaction_without_events_is_confirmed_in_order()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -75,7 +76,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_failed_delivery_stops_all_further_confirmation()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -97,7 +98,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Concurrent_acks_confirm_the_last_transaction_exactly()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var transactions = new List<PendingTransaction>();
         for (var i = 1; i <= 200; i++)
         {
