@@ -1,5 +1,5 @@
-using Prometheus;
 using PgReplicateKafka.Events;
+using Prometheus;
 
 namespace PgReplicateKafka.Metrics;
 
