@@ -63,15 +63,20 @@ public sealed class ReplicatorMetrics
     public void EventProduced(string table, ChangeOperation operation, int bytes)
     {
         if (!_eventsByTable.TryGetValue(table, out var children))
-        {
-            children = [.. Operations.Select(op => _events.WithLabels(table, op))];
-            _eventsByTable[table] = children;
-        }
+            children = AddTable(table);
 
         children[(int)operation].Inc();
         _producedBytes.Inc(bytes);
         _inFlightEvents.Inc();
         _inFlightBytes.Inc(bytes);
+    }
+
+    // Apart from the hot path: its lambda's closure would otherwise be allocated on every call.
+    private Counter.Child[] AddTable(string table)
+    {
+        Counter.Child[] children = [.. Operations.Select(op => _events.WithLabels(table, op))];
+        _eventsByTable[table] = children;
+        return children;
     }
 
     /// <summary>Kafka acknowledged an event; runs on librdkafka's delivery thread.</summary>
