@@ -5,29 +5,81 @@ using PgReplicateKafka;
 using PgReplicateKafka.Cli;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Demo;
-using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Operations;
 
 var configOption = new Option<FileInfo>("--config", "-c") { Description = "Path of the TOML configuration file", Required = true };
 var logFormatOption = new Option<string>("--log-format") { Description = "Log format: text or json", DefaultValueFactory = _ => "text" };
 logFormatOption.AcceptOnlyFromAmong("text", "json");
 var logLevelOption = new Option<LogLevel>("--log-level") { Description = "Minimum log level", DefaultValueFactory = _ => LogLevel.Information };
 var durationOption = new Option<int>("--duration") { Description = "Seconds to run the demo (0 = until Ctrl-C)", DefaultValueFactory = _ => 30 };
+var jsonOption = new Option<bool>("--json") { Description = "Print the status as one JSON object" };
+var yesOption = new Option<bool>("--yes") { Description = "Confirm dropping the slot" };
+
+ReplicatorConfig LoadConfig(ParseResult parse) => ConfigLoader.LoadFile(parse.GetRequiredValue(configOption).FullName);
 
 var run = new Command("run", "Stream every change of the publication into Kafka") { configOption, logFormatOption, logLevelOption };
 run.SetAction((parse, _) => Execute(parse, async (loggerFactory, stop) =>
 {
-    var config = ConfigLoader.LoadFile(parse.GetRequiredValue(configOption).FullName);
-    await new Replicator(config, loggerFactory).RunAsync(stop);
+    await ReplicatorHost.RunAsync(LoadConfig(parse), loggerFactory, stop);
+    return ExitCodes.Ok;
 }));
+
+var check = new Command("check", "Check the configuration, PostgreSQL and Kafka, one line per check; exit 0 only if none failed")
+{
+    configOption, logFormatOption, logLevelOption,
+};
+check.SetAction((parse, _) => Execute(parse, async (_, stop) =>
+{
+    var report = await Preflight.CheckAsync(parse.GetRequiredValue(configOption).FullName, stop);
+    report.WriteTo(Console.Out);
+    return report.ExitCode;
+}));
+
+var status = new Command("status", "Show the replication slot: activity, confirmed position, lag and retained WAL")
+{
+    configOption, jsonOption, logFormatOption, logLevelOption,
+};
+status.SetAction((parse, _) => Execute(parse, async (_, stop) =>
+{
+    var slot = await SlotOperations.StatusAsync(LoadConfig(parse).Postgres, stop);
+    if (parse.GetValue(jsonOption))
+        Console.Out.WriteLine(slot.ToJson());
+    else
+        slot.WriteTo(Console.Out);
+    return ExitCodes.Ok;
+}));
+
+var slotDrop = new Command("drop", "Drop the replication slot, releasing the WAL it retains (the stream position is lost)")
+{
+    configOption, yesOption, logFormatOption, logLevelOption,
+};
+slotDrop.SetAction((parse, _) => Execute(parse, async (_, stop) =>
+{
+    if (!parse.GetValue(yesOption))
+    {
+        throw new ConfigException(
+            "slot drop deletes the replication slot and with it the stream position: a later run starts from the current WAL " +
+            "and misses the changes in between. Add --yes to confirm.");
+    }
+
+    var config = LoadConfig(parse);
+    await SlotOperations.DropAsync(config.Postgres, stop);
+    Console.Out.WriteLine($"Dropped replication slot {config.Postgres.SlotName}.");
+    return ExitCodes.Ok;
+}));
+var slot = new Command("slot", "Manage the replication slot") { slotDrop };
 
 var demo = new Command("demo", "Run the replicator on a throwaway PostgreSQL and an in-process Kafka, printing every message")
 {
     durationOption, logFormatOption, logLevelOption,
 };
-demo.SetAction((parse, _) => Execute(parse, (loggerFactory, stop) =>
-    DemoRunner.RunAsync(loggerFactory, Console.Out, TimeSpan.FromSeconds(parse.GetValue(durationOption)), stop)));
+demo.SetAction((parse, _) => Execute(parse, async (loggerFactory, stop) =>
+{
+    await DemoRunner.RunAsync(loggerFactory, Console.Out, TimeSpan.FromSeconds(parse.GetValue(durationOption)), stop);
+    return ExitCodes.Ok;
+}));
 
-var root = new RootCommand("pg-replicate-kafka: stream PostgreSQL changes (logical replication, pgoutput) into Kafka as JSON events") { run, demo };
+var root = new RootCommand("pg-replicate-kafka: stream PostgreSQL changes (logical replication, pgoutput) into Kafka as JSON events") { run, check, status, slot, demo };
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)
 {
@@ -40,7 +92,7 @@ if (parseResult.Errors.Count > 0)
 // Signals are handled here, not by System.CommandLine, so a stop is always graceful and bounded by our own timeout.
 return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
-async Task<int> Execute(ParseResult parse, Func<ILoggerFactory, CancellationToken, Task> action)
+async Task<int> Execute(ParseResult parse, Func<ILoggerFactory, CancellationToken, Task<int>> action)
 {
     using var stop = new CancellationTokenSource();
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -49,8 +101,7 @@ async Task<int> Execute(ParseResult parse, Func<ILoggerFactory, CancellationToke
     var logger = loggerFactory.CreateLogger("pg-replicate-kafka");
     try
     {
-        await action(loggerFactory, stop.Token);
-        return ExitCodes.Ok;
+        return await action(loggerFactory, stop.Token);
     }
     catch (ReplicatorException e)
     {

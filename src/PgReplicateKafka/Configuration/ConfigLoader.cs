@@ -277,6 +277,7 @@ public static partial class ConfigLoader
             Kafka = BuildKafka(v),
             Replication = BuildReplication(v),
             Format = BuildFormat(v),
+            Metrics = BuildMetrics(v),
         };
     }
 
@@ -445,6 +446,7 @@ public static partial class ConfigLoader
             CheckpointTopic = checkpointTopic,
             TransactionalId = v.NonEmptyString(ConfigSchema.TransactionalId),
             Oversized = v.Choice(ConfigSchema.Oversized, ("fail", OversizedPolicy.Fail), ("skip", OversizedPolicy.Skip)) ?? defaults.Oversized,
+            ConnectTimeoutSecs = (int?)v.Integer(ConfigSchema.KafkaConnectTimeoutSecs, 1, 3600) ?? defaults.ConnectTimeoutSecs,
             Properties = new Dictionary<string, string>(v.Properties, StringComparer.Ordinal),
         };
     }
@@ -497,6 +499,27 @@ public static partial class ConfigLoader
             Binary = v.Choice(ConfigSchema.Binary, ("base64", BinaryFormat.Base64), ("hex", BinaryFormat.Hex))
                 ?? defaults.Binary,
         };
+    }
+
+    private static MetricsConfig BuildMetrics(ConfigValues v)
+    {
+        var listen = v.String(ConfigSchema.MetricsListen);
+        if (listen is null)
+        {
+            return new MetricsConfig();
+        }
+
+        var colon = listen.LastIndexOf(':');
+        var host = colon > 0 ? listen[..colon] : "";
+        if (host.Length == 0 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or ',') ||
+            !int.TryParse(listen[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) ||
+            port is < 1 or > 65535)
+        {
+            throw v.Error(ConfigSchema.MetricsListen,
+                $"must be \"host:port\" with a port in 1..65535 (e.g. \"127.0.0.1:9187\", or \"0.0.0.0:9187\" for every interface), but found \"{listen}\"");
+        }
+
+        return new MetricsConfig { ListenHost = host, ListenPort = port };
     }
 
     /// <summary>How a found value appears in a message; secrets show only their type.</summary>

@@ -20,7 +20,7 @@ internal static class ConfigSchema
     public const string KafkaPropertiesKey = "properties";
     public const string KafkaPropertiesEnvPrefix = "PGRK_KAFKA_PROPERTIES_";
 
-    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format"];
+    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics"];
 
     public static readonly ConfigKey Host = new("postgres", "host", ConfigValueKind.String);
     public static readonly ConfigKey Port = new("postgres", "port", ConfigValueKind.Integer);
@@ -42,6 +42,7 @@ internal static class ConfigSchema
     public static readonly ConfigKey CheckpointTopic = new("kafka", "checkpoint_topic", ConfigValueKind.String);
     public static readonly ConfigKey Oversized = new("kafka", "oversized", ConfigValueKind.String);
     public static readonly ConfigKey TransactionalId = new("kafka", "transactional_id", ConfigValueKind.String);
+    public static readonly ConfigKey KafkaConnectTimeoutSecs = new("kafka", "connect_timeout_secs", ConfigValueKind.Integer);
 
     public static readonly ConfigKey PollIntervalMs = new("replication", "poll_interval_ms", ConfigValueKind.Integer);
     public static readonly ConfigKey KeepaliveIntervalSecs = new("replication", "keepalive_interval_secs", ConfigValueKind.Integer);
@@ -58,14 +59,17 @@ internal static class ConfigSchema
     public static readonly ConfigKey Json = new("format", "json", ConfigValueKind.String);
     public static readonly ConfigKey Binary = new("format", "binary", ConfigValueKind.String);
 
+    public static readonly ConfigKey MetricsListen = new("metrics", "listen", ConfigValueKind.String);
+
     public static readonly ConfigKey[] Keys =
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
         CreatePublication, Tables, ConnectTimeoutSecs,
-        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized, TransactionalId,
+        Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized, TransactionalId, KafkaConnectTimeoutSecs,
         PollIntervalMs, KeepaliveIntervalSecs, CheckpointIntervalSecs, ShutdownTimeoutSecs,
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
         Numeric, Json, Binary,
+        MetricsListen,
     ];
 
     public static ConfigKey? Find(string section, string name) =>

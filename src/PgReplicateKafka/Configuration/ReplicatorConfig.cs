@@ -7,6 +7,7 @@ public sealed class ReplicatorConfig
     public required KafkaConfig Kafka { get; init; }
     public ReplicationConfig Replication { get; init; } = new();
     public FormatConfig Format { get; init; } = new();
+    public MetricsConfig Metrics { get; init; } = new();
 }
 
 /// <summary>The <c>[postgres]</c> section: where to replicate from.</summary>
@@ -58,6 +59,9 @@ public sealed class KafkaConfig
 
     /// <summary>What to do with an event larger than the producer's message.max.bytes.</summary>
     public OversizedPolicy Oversized { get; init; } = OversizedPolicy.Fail;
+    /// <summary>How long to wait for a broker to answer at start (check and run) before failing.</summary>
+    public int ConnectTimeoutSecs { get; init; } = 30;
+    public TimeSpan ConnectTimeout => TimeSpan.FromSeconds(ConnectTimeoutSecs);
 
     /// <summary>Raw librdkafka properties, passed through as given.</summary>
     public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
@@ -91,6 +95,17 @@ public sealed class FormatConfig
     public NumericFormat Numeric { get; init; } = NumericFormat.String;
     public JsonFormat Json { get; init; } = JsonFormat.Value;
     public BinaryFormat Binary { get; init; } = BinaryFormat.Base64;
+}
+
+/// <summary>The <c>[metrics]</c> section: the Prometheus and health endpoint, off unless <c>listen</c> is set.</summary>
+public sealed class MetricsConfig
+{
+    /// <summary>Host or address to bind; null when metrics are off.</summary>
+    public string? ListenHost { get; init; }
+
+    public int ListenPort { get; init; }
+
+    public bool Enabled => ListenHost is not null;
 }
 
 /// <summary>libpq's sslmode values.</summary>

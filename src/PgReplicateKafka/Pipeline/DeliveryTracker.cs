@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Metrics;
 
 namespace PgReplicateKafka.Pipeline;
 
@@ -8,7 +9,7 @@ namespace PgReplicateKafka.Pipeline;
 /// transaction's end LSN becomes confirmable only when it and every transaction before it are fully
 /// acknowledged, so the confirmed LSN never passes an undelivered change and never goes backwards.
 /// </summary>
-public sealed class DeliveryTracker(InFlightBudget? budget = null)
+public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? budget = null)
 {
     private readonly Lock _gate = new();
     private readonly Queue<PendingTransaction> _pending = new();
@@ -16,6 +17,8 @@ public sealed class DeliveryTracker(InFlightBudget? budget = null)
     private long _confirmedCommits;
     private long _inFlightEvents;
     private Exception? _failure;
+
+    internal ReplicatorMetrics Metrics { get; } = metrics;
 
     /// <summary>End LSN of the last transaction that is delivered with all before it.</summary>
     public ulong ConfirmedLsn
@@ -78,6 +81,7 @@ public sealed class DeliveryTracker(InFlightBudget? budget = null)
                     continue;
                 _confirmedLsn = Math.Max(_confirmedLsn, head.Transaction.EndLsn);
                 _confirmedCommits++;
+                Metrics.TransactionAcknowledged();
             }
         }
     }
@@ -146,15 +150,18 @@ public sealed class PendingTransaction
 
     private void Delivered(DeliveryReport<byte[]?, byte[]?> report)
     {
-        _tracker.EventDelivered((report.Message.Key?.Length ?? 0) + (report.Message.Value?.Length ?? 0));
+        var bytes = (report.Message?.Key?.Length ?? 0) + (report.Message?.Value?.Length ?? 0);
+        _tracker.EventDelivered(bytes);
         if (report.Error.IsError)
         {
+            _tracker.Metrics.EventFailed(bytes);
             _tracker.Fail(new KafkaFailureException(
                 $"Kafka did not acknowledge an event for topic {report.Topic} (transaction {Transaction.Xid}): {report.Error.Reason}. " +
                 "Nothing after it is confirmed to PostgreSQL; a restart resends it"));
             return;
         }
 
+        _tracker.Metrics.EventAcknowledged(Transaction.CommitTimestamp, bytes);
         Release();
     }
 

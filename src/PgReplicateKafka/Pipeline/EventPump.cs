@@ -113,6 +113,7 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
         budget.Release(change.ByteSize);
         try
         {
+            tracker.Metrics.EventProduced(change.Table.QualifiedName, change.Operation, (int)size);
             if (batcher is null)
             {
                 transaction.AddEvent();

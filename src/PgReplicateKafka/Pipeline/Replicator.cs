@@ -5,6 +5,8 @@ using Npgsql;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Operations;
 using PgReplicateKafka.Sink;
 using PgReplicateKafka.Source;
 
@@ -16,11 +18,15 @@ namespace PgReplicateKafka.Pipeline;
 /// Runs one session per replication connection and reconnects, with backoff, when PostgreSQL is
 /// lost; rebuilds the producer after a fatal producer error.
 /// </summary>
-public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
+public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory, ReplicatorMetrics metrics)
 {
+    public Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
+        : this(config, loggerFactory, new ReplicatorMetrics())
+    {
+    }
+
     // Messages buffered between the receive loop and the pump; bytes are bounded by the budget.
     private const int ChannelCapacity = 8192;
-    private static readonly TimeSpan KafkaStartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<Replicator>();
     private readonly InFlightBudget _budget = new(config.Replication.MaxInFlightBytes);
@@ -44,10 +50,10 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             {
                 if (sink is null)
                 {
-                    sink = new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>());
                     if (!_established)
-                        sink.VerifyReachable(KafkaStartTimeout);
-                    _tracker = new DeliveryTracker(_budget);
+                        new CheckReport([KafkaChecks.Reachability(config.Kafka)]).ThrowIfFailed();
+                    sink = new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>());
+                    _tracker = new DeliveryTracker(metrics, _budget);
                     if (sink.Transactional)
                     {
                         _checkpoints ??= new CheckpointStore(config, _logger);
@@ -75,11 +81,13 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 catch (KafkaTransactionAbortedException e) when (!stopToken.IsCancellationRequested)
                 {
                     // Its PostgreSQL transactions were never confirmed: stream them again from the last commit.
+                    metrics.SetState(ReplicatorState.Reconnecting);
                     _logger.LogWarning("{Reason}; streaming again from the last committed checkpoint", e.Message);
                     await Task.Delay(_backoff.Next(), stopToken);
                 }
                 catch (Exception e) when (ShouldReconnect(e, stopToken))
                 {
+                    metrics.SetState(ReplicatorState.Reconnecting);
                     var delay = _backoff.Next();
                     if (PostgresFailures.IsSlotBusy(e))
                     {
@@ -136,7 +144,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         {
             // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two):
             // the last committed checkpoint says how far, and PostgreSQL skips everything up to it.
-            var checkpoint = _checkpoints.ReadLast(KafkaStartTimeout);
+            var checkpoint = _checkpoints.ReadLast(config.Kafka.ConnectTimeout);
             if (checkpoint > startLsn)
             {
                 _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
@@ -185,6 +193,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 await CheckEstablishedAsync(stream);
 
             var target = ConfirmableLsn(stream, pump);
+            metrics.Confirmed(LastConfirmedLsn, stream.LastReceivedLsn);
             if (target > LastConfirmedLsn && lastSent.Elapsed >= config.Replication.CheckpointInterval)
             {
                 await stream.ConfirmAsync(target, stopToken);
@@ -208,6 +217,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         _logger.LogInformation(
             _established ? "Reconnected: streaming publication {Publication} from slot {Slot} again" : "Streaming publication {Publication} from slot {Slot} to Kafka {Brokers} (topics {Prefix}.<schema>.<table>)",
             config.Postgres.Publication, config.Postgres.SlotName, string.Join(',', config.Kafka.Brokers), config.Kafka.TopicPrefix);
+        metrics.SetState(ReplicatorState.Streaming);
         _established = true;
         _standbyLogged = false;
         _backoff.Reset();
@@ -243,11 +253,15 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         ReplicationStream stream, EventPump pump, KafkaSink sink, Task streamTask, Task pumpTask,
         CancellationTokenSource readCts, CancellationTokenSource pumpCts, Exception? failure)
     {
+        metrics.SetState(ReplicatorState.Stopping);
         var deadline = Stopwatch.StartNew();
         var timeout = config.Replication.ShutdownTimeout;
         TimeSpan Remaining() => timeout - deadline.Elapsed > TimeSpan.Zero ? timeout - deadline.Elapsed : TimeSpan.Zero;
         if (failure is null)
+        {
+            metrics.SetState(ReplicatorState.Stopping);
             _logger.LogInformation("Stopping: delivering events in flight");
+        }
 
         stream.RequestStop();
         if (!await Completes(stream.ForwardingDone, Remaining()))
@@ -313,6 +327,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         {
             await stream.ConfirmAsync(target, CancellationToken.None);
             LastConfirmedLsn = target;
+            metrics.Confirmed(target, stream.LastReceivedLsn);
             await WaitForSlotConfirmationAsync(target, TimeSpan.FromSeconds(2));
             _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(LastConfirmedLsn));
         }

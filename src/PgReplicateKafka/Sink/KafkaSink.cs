@@ -35,6 +35,15 @@ public sealed class KafkaSink : IDisposable
     /// <summary>The transactional.id used when none is configured: stable for one database and slot.</summary>
     public static string DefaultTransactionalId(ReplicatorConfig config) => $"pg-replicate-kafka.{config.Postgres.Database}.{config.Postgres.SlotName}";
 
+    /// <summary>What every client needs: the brokers and [kafka.properties] (security settings among them).</summary>
+    public static ClientConfig ClientSettings(KafkaConfig config)
+    {
+        var settings = new ClientConfig { BootstrapServers = string.Join(',', config.Brokers) };
+        foreach (var (key, value) in config.Properties)
+            settings.Set(key, value);
+        return settings;
+    }
+
     /// <summary>The librdkafka settings: the required ones, ours, then [kafka.properties] on top.</summary>
     public static ProducerConfig ProducerSettings(ReplicatorConfig replicator)
     {
@@ -77,24 +86,6 @@ public sealed class KafkaSink : IDisposable
         foreach (var (key, value) in config.Properties)
             settings.Set(key, value);
         return settings;
-    }
-
-    /// <summary>Waits (bounded) until a broker answers a metadata request, so a wrong address fails fast.</summary>
-    public void VerifyReachable(TimeSpan timeout)
-    {
-        using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
-        try
-        {
-            var metadata = admin.GetMetadata(timeout);
-            if (metadata.Brokers.Count == 0)
-                throw new KafkaException(new Error(ErrorCode.Local_AllBrokersDown, "no brokers in metadata"));
-        }
-        catch (KafkaException e)
-        {
-            throw new KafkaFailureException(
-                $"Kafka brokers {_producer.Name} did not answer within {timeout.TotalSeconds:0} s ({e.Error.Reason}): " +
-                "check [kafka] brokers and [kafka.properties] security settings, and that the brokers are running", e);
-        }
     }
 
     /// <summary>

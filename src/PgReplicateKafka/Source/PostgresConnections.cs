@@ -23,6 +23,22 @@ public static class PostgresConnections
         return builder.ConnectionString;
     }
 
+    /// <summary>Opens a plain SQL connection; a failure becomes a <see cref="PostgresSetupException"/> that says what to do.</summary>
+    public static async Task<NpgsqlConnection> OpenCatalogAsync(PostgresConfig config, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(CatalogConnectionString(config));
+        try
+        {
+            await connection.OpenAsync(ct);
+            return connection;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            await connection.DisposeAsync();
+            throw PostgresErrors.Connect(e, config);
+        }
+    }
+
     /// <summary>"host:port/database as user", for messages: never includes the password.</summary>
     public static string Describe(PostgresConfig config) =>
         $"{config.Host}:{config.Port}/{config.Database} as user \"{config.Username}\"";

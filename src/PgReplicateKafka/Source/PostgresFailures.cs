@@ -7,7 +7,7 @@ public static class PostgresFailures
 {
     /// <summary>The slot is in use by another walsender: another instance is active, we are the standby.</summary>
     public static bool IsSlotBusy(Exception error) =>
-        Find<PostgresException>(error) is { SqlState: PostgresErrorCodes.ObjectInUse };
+        Find<PostgresException>(error) is { SqlState: PostgresErrorCodes.ObjectInUse } || Find<SlotBusyException>(error) is not null;
 
     /// <summary>
     /// Connection lost, server restarting or shutting down, walsender terminated: a reconnect will
@@ -44,3 +44,6 @@ public static class PostgresFailures
 
 /// <summary>The server ended the replication stream without an error (e.g. the walsender exited).</summary>
 public sealed class ReplicationEndedException() : Exception("the replication stream from PostgreSQL ended unexpectedly");
+
+/// <summary>The slot is active for another walsender (seen before START_REPLICATION would say so).</summary>
+public sealed class SlotBusyException(string message) : Exception(message);

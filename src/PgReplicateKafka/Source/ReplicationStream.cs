@@ -86,6 +86,9 @@ public sealed class ReplicationStream : IAsyncDisposable
     /// <summary>The walsender's process id: the slot shows it as active_pid once streaming has started.</summary>
     public int ProcessId => _connection.ProcessID;
 
+    /// <summary>The latest WAL position the server reported (data or keepalive), for the lag metric.</summary>
+    public ulong LastReceivedLsn => (ulong)_connection.LastReceivedLsn;
+
     /// <summary>Number of transactions whose commit has been handed over.</summary>
     public long ForwardedCommits => Interlocked.Read(ref _forwardedCommits);
 

@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events.Values;
+using PgReplicateKafka.Operations;
 
 namespace PgReplicateKafka.Source;
 
@@ -21,7 +22,7 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
 }
 
 /// <summary>
-/// Prepares PostgreSQL for streaming: the publication exists (or is created when asked), the slot
+/// Prepares PostgreSQL for streaming: the preflight checks pass, the publication exists (or is created when asked), the slot
 /// exists with the pgoutput plugin (created when missing), and the type catalog is loaded.
 /// </summary>
 public static class SourceSetup
@@ -32,17 +33,17 @@ public static class SourceSetup
     /// </param>
     public static async Task<SourceState> PrepareAsync(PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct)
     {
-        var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config));
+        var connection = await PostgresConnections.OpenCatalogAsync(config, ct);
         try
         {
-            try
-            {
-                await connection.OpenAsync(ct);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                throw PostgresErrors.Connect(e, config);
-            }
+            // The same checks as the check command, so run fails with the same messages.
+            var checks = new CheckReport(await PostgresChecks.RunAsync(connection, config, ct));
+            foreach (var warning in checks.Results.Where(r => r.Outcome == CheckOutcome.Warning))
+                logger.LogWarning("{Check}: {Message}", warning.Name, warning.Message);
+            // A slot in use elsewhere is not an error for run: this instance is the standby.
+            new CheckReport([.. checks.Results.Where(r => !r.SlotBusy)]).ThrowIfFailed();
+            if (checks.Results.FirstOrDefault(r => r.SlotBusy) is { } busy)
+                throw new SlotBusyException(busy.Message);
 
             await EnsurePublicationAsync(connection, config, logger, ct);
             var startLsn = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
@@ -67,76 +68,42 @@ public static class SourceSetup
             : QuoteIdentifier(qualifiedName[..dot]) + "." + QuoteIdentifier(qualifiedName[(dot + 1)..]);
     }
 
+    /// <summary>Creates the publication when it is missing (the checks made sure create_publication allows it).</summary>
     private static async Task EnsurePublicationAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
     {
         await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", connection))
         {
             exists.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
-            if ((long)(await exists.ExecuteScalarAsync(ct))! == 0)
-            {
-                if (!config.CreatePublication)
-                {
-                    throw new PostgresSetupException(
-                        $"publication \"{config.Publication}\" does not exist in database \"{config.Database}\": create it " +
-                        $"(CREATE PUBLICATION {config.Publication} FOR TABLE ...) or set [postgres] create_publication = true with tables = [...]");
-                }
-
-                var tables = string.Join(", ", config.Tables.Select(QuoteTable));
-                await using var create = new NpgsqlCommand($"CREATE PUBLICATION {QuoteIdentifier(config.Publication)} FOR TABLE {tables}", connection);
-                try
-                {
-                    await create.ExecuteNonQueryAsync(ct);
-                }
-                catch (PostgresException e)
-                {
-                    throw new PostgresSetupException(
-                        $"cannot create publication \"{config.Publication}\" for [postgres] tables: {e.MessageText} (SQLSTATE {e.SqlState})", e);
-                }
-
-                logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, tables);
-            }
+            if ((long)(await exists.ExecuteScalarAsync(ct))! > 0)
+                return;
         }
 
-        await using var published = new NpgsqlCommand("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", connection);
-        published.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
-        var names = new List<string>();
-        await using (var reader = await published.ExecuteReaderAsync(ct))
+        var tables = string.Join(", ", config.Tables.Select(QuoteTable));
+        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {QuoteIdentifier(config.Publication)} FOR TABLE {tables}", connection);
+        try
         {
-            while (await reader.ReadAsync(ct))
-                names.Add(reader.GetString(0));
+            await create.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e)
+        {
+            throw new PostgresSetupException(
+                $"cannot create publication \"{config.Publication}\" for [postgres] tables: {e.MessageText} (SQLSTATE {e.SqlState})", e);
         }
 
-        if (names.Count == 0)
-            logger.LogWarning("Publication {Publication} has no tables: nothing will stream until tables are added (ALTER PUBLICATION ... ADD TABLE ...)", config.Publication);
-        else
-            logger.LogInformation("Publication {Publication} publishes {Tables}", config.Publication, string.Join(", ", names));
+        logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, tables);
     }
 
     private static async Task<NpgsqlLogSequenceNumber> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
     {
         await using (var find = new NpgsqlCommand(
-            "SELECT plugin, database, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
         {
+            // Plugin, database and activity were checked already.
             find.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
             await using var reader = await find.ExecuteReaderAsync(ct);
             if (await reader.ReadAsync(ct))
             {
-                var plugin = reader.IsDBNull(0) ? "(physical)" : reader.GetString(0);
-                var database = reader.IsDBNull(1) ? "" : reader.GetString(1);
-                if (plugin != "pgoutput")
-                {
-                    throw new PostgresSetupException(
-                        $"replication slot \"{config.SlotName}\" exists with plugin {plugin}, not pgoutput: drop it " +
-                        $"(SELECT pg_drop_replication_slot('{config.SlotName}')) or set [postgres] slot_name to another name");
-                }
-
-                if (database != config.Database)
-                {
-                    throw new PostgresSetupException(
-                        $"replication slot \"{config.SlotName}\" belongs to database \"{database}\", not \"{config.Database}\": set [postgres] slot_name to another name");
-                }
-
-                var lsn = NpgsqlLogSequenceNumber.Parse(reader.GetString(2));
+                var lsn = NpgsqlLogSequenceNumber.Parse(reader.GetString(0));
                 logger.LogInformation("Resuming replication slot {Slot} from {Lsn}", config.SlotName, lsn);
                 return lsn;
             }

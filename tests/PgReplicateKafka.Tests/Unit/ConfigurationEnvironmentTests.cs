@@ -184,4 +184,13 @@ public sealed class ConfigurationProcessEnvironmentTests
             Environment.SetEnvironmentVariable("PGRK_FORMAT_BINARY", null);
         }
     }
+
+    [Fact]
+    public void Metrics_listen_comes_from_its_variable()
+    {
+        var config = Parse(Minimal, new() { ["PGRK_METRICS_LISTEN"] = "127.0.0.1:9300" });
+
+        Assert.Equal("127.0.0.1", config.Metrics.ListenHost);
+        Assert.Equal(9300, config.Metrics.ListenPort);
+    }
 }

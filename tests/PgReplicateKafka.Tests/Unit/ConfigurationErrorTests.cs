@@ -449,4 +449,28 @@ public sealed class ConfigurationErrorTests
         Assert.Contains("[postgres] port", ex.Message);
         Assert.DoesNotContain(Secret, ex.Message);
     }
+
+    [Theory]
+    [InlineData("9187")]
+    [InlineData(":9187")]
+    [InlineData("localhost:0")]
+    [InlineData("localhost:http")]
+    [InlineData("http://localhost:9187")]
+    public void Metrics_listen_that_is_not_host_colon_port_is_rejected(string listen)
+    {
+        var ex = Fails(Minimal + $"\n[metrics]\nlisten = \"{listen}\"");
+
+        Assert.Contains("[metrics] listen", ex.Message);
+        Assert.Contains("host:port", ex.Message);
+        Assert.Contains(listen, ex.Message);
+    }
+
+    [Fact]
+    public void Kafka_connect_timeout_out_of_range_is_rejected()
+    {
+        var ex = Fails(Minimal + "\nconnect_timeout_secs = 0");
+
+        Assert.Contains("[kafka] connect_timeout_secs", ex.Message);
+        Assert.Contains("1..3600", ex.Message);
+    }
 }

@@ -31,6 +31,7 @@ public sealed class ConfigurationTests
         Assert.Equal("all", kafka.Acks);
         Assert.Null(kafka.CheckpointTopic);
         Assert.Empty(kafka.Properties);
+        Assert.Equal(TimeSpan.FromSeconds(30), kafka.ConnectTimeout);
 
         var r = config.Replication;
         Assert.Equal(TimeSpan.FromMilliseconds(100), r.PollInterval);
@@ -45,6 +46,19 @@ public sealed class ConfigurationTests
         Assert.Equal(NumericFormat.String, config.Format.Numeric);
         Assert.Equal(JsonFormat.Value, config.Format.Json);
         Assert.Equal(BinaryFormat.Base64, config.Format.Binary);
+
+        Assert.False(config.Metrics.Enabled);
+    }
+
+    [Fact]
+    public void Metrics_listen_and_kafka_connect_timeout_are_read_from_the_file()
+    {
+        var config = Parse(Minimal + "\nconnect_timeout_secs = 2\n\n[metrics]\nlisten = \"0.0.0.0:9187\"");
+
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Kafka.ConnectTimeout);
+        Assert.True(config.Metrics.Enabled);
+        Assert.Equal("0.0.0.0", config.Metrics.ListenHost);
+        Assert.Equal(9187, config.Metrics.ListenPort);
     }
 
     [Fact]
@@ -157,6 +171,8 @@ public sealed class ConfigurationTests
         Assert.Equal(defaults.Replication.MaxInFlightBytes, config.Replication.MaxInFlightBytes);
         Assert.Equal(defaults.Replication.TransactionMaxEvents, config.Replication.TransactionMaxEvents);
         Assert.Equal(defaults.Format.Binary, config.Format.Binary);
+        Assert.Equal(defaults.Kafka.ConnectTimeout, config.Kafka.ConnectTimeout);
+        Assert.False(config.Metrics.Enabled);
     }
 
     [Fact]

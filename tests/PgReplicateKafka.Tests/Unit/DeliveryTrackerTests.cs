@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
 
 namespace PgReplicateKafka.Tests.Unit;
@@ -18,7 +19,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Confirms_a_transaction_only_after_its_commit_and_every_ack()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
         t.AddEvent();
         t.AddEvent();
@@ -35,7 +36,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Commit_before_the_last_ack_confirms_on_that_ack()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
         t.AddEvent();
         t.Commit();
@@ -48,7 +49,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_later_transaction_acknowledged_first_waits_for_the_earlier_one()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -67,7 +68,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_transaction_without_events_is_confirmed_in_order()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -80,7 +81,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void A_failed_delivery_stops_all_further_confirmation()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -102,7 +103,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void Concurrent_acks_confirm_the_last_transaction_exactly()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var transactions = new List<PendingTransaction>();
         for (var i = 1; i <= 200; i++)
         {
@@ -127,7 +128,7 @@ public class DeliveryTrackerTests
     [Fact]
     public void An_abandoned_transaction_confirms_nothing_and_does_not_block_later_ones()
     {
-        var tracker = new DeliveryTracker();
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
         first.AddEvent();
         first.Commit();
@@ -152,7 +153,7 @@ public class DeliveryTrackerTests
     public void Acknowledged_and_skipped_events_release_their_bytes()
     {
         var budget = new InFlightBudget(1_000_000);
-        var tracker = new DeliveryTracker(budget);
+        var tracker = new DeliveryTracker(new ReplicatorMetrics(), budget);
         var t = tracker.Begin(Tx(100));
         budget.Add(10);
         t.AddEvent();

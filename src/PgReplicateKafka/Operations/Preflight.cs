@@ -1,0 +1,25 @@
+using PgReplicateKafka.Configuration;
+
+namespace PgReplicateKafka.Operations;
+
+/// <summary>The <c>check</c> command: the configuration, then PostgreSQL and Kafka, each reported line by line.</summary>
+public static class Preflight
+{
+    public static async Task<CheckReport> CheckAsync(string configPath, CancellationToken ct)
+    {
+        ReplicatorConfig config;
+        try
+        {
+            config = ConfigLoader.LoadFile(configPath);
+        }
+        catch (ConfigException e)
+        {
+            return new CheckReport([CheckResult.Fail(CheckArea.Configuration, "configuration", e.Message)]);
+        }
+
+        var results = new List<CheckResult> { CheckResult.Pass(CheckArea.Configuration, "configuration", $"{configPath} is valid") };
+        results.AddRange(await PostgresChecks.RunAsync(config.Postgres, ct));
+        results.Add(KafkaChecks.Reachability(config.Kafka));
+        return new CheckReport(results);
+    }
+}
