@@ -24,8 +24,13 @@ RUN dotnet publish src/PgReplicateKafka.Cli -c Release -r linux-x64 --no-restore
 # runtime-deps carries glibc, libssl and ca-certificates; the publish brings its own .NET runtime.
 # librdkafka is the centos8 build, which needs only glibc (chiseled has no libsasl2).
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled AS minimal
+LABEL org.opencontainers.image.title="pg-replicate-kafka" \
+      org.opencontainers.image.description="Streams PostgreSQL row changes (logical replication) into Kafka as JSON" \
+      org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
+# Owned by root and not writable by the app user: the replicator writes nothing to disk.
 COPY --from=build --chown=root:root /out/ /app/
+COPY --chown=root:root LICENSE /usr/share/doc/pg-replicate-kafka/LICENSE
 # The configuration is a mounted file; every key can also be set as PGRK_<SECTION>_<KEY>.
 # Metrics and /healthz listen on 9187 on every interface, so the port can be published and probed.
 ENV PGRK_METRICS_LISTEN=0.0.0.0:9187
