@@ -40,7 +40,7 @@ USER $APP_UID
 ENTRYPOINT ["/app/pg-replicate-kafka", "run", "--config", "/etc/pg-replicate-kafka/config.toml"]
 
 # --- healthcheck tool: Alpine's statically linked busybox runs on any Linux, no libc needed ---
-FROM alpine:3.22 AS busybox
+FROM alpine:3.23 AS busybox
 RUN apk add --no-cache busybox-static
 
 # --- default: minimal + /healthz health check (adds about 0.6 MB compressed) ---
