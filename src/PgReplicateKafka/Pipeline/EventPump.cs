@@ -143,6 +143,12 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
                 $"an event of {size} bytes is larger than the producer's message.max.bytes: {where}. Raise message.max.bytes in " +
                 "[kafka.properties] (and the topic's max.message.bytes on the brokers), or set [kafka] oversized = \"skip\" to leave such rows out", e);
         }
+        catch (ProduceException<byte[]?, byte[]?> e) when (batcher is not null && sink.Fatal is null && e.Error.Code == ErrorCode.Local_State)
+        {
+            // An earlier event of the Kafka transaction failed, so it can only be aborted (by RunAsync's
+            // finally); its PostgreSQL transactions are streamed again from the last commit.
+            throw new KafkaTransactionAbortedException(e.Error.Reason, e);
+        }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
             throw new KafkaFailureException($"Kafka refused an event for topic {change.Table.Topic}: {e.Error.Reason} ({e.Error.Code})", e);

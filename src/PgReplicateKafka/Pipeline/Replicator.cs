@@ -67,7 +67,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     await RunSessionAsync(sink, stopToken);
                     return;
                 }
-                catch (Exception e) when (sink.Fatal is not null && !sink.Fenced && !stopToken.IsCancellationRequested)
+                catch (Exception) when (sink.Fenced)
+                {
+                    // Rebuilding would only fence the other instance back: one of the two must go.
+                    throw sink.Fatal ?? new KafkaFailureException("another producer with the same transactional.id fenced this instance");
+                }
+                catch (Exception e) when (sink.Fatal is not null && !stopToken.IsCancellationRequested)
                 {
                     // The idempotent producer cannot continue (e.g. its sequence broke): start a new
                     // one from the last confirmed position; what was in flight may be resent.

@@ -78,10 +78,15 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
         if (_open)
         {
             var lsn = _committed[^1].Transaction.EndLsn;
-            sink.Producer.Produce(checkpoints.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = checkpoints.Key, Value = checkpoints.Record(lsn) });
             try
             {
+                sink.Producer.Produce(checkpoints.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = checkpoints.Key, Value = checkpoints.Record(lsn) });
                 sink.CommitTransaction(CommitTimeout);
+            }
+            catch (Confluent.Kafka.ProduceException<byte[]?, byte[]?> e) when (sink.Fatal is null)
+            {
+                Abort();
+                throw new KafkaTransactionAbortedException(e.Error.Reason, e);
             }
             catch (KafkaTransactionAbortedException)
             {

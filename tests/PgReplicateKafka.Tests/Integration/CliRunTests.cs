@@ -10,7 +10,7 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
 {
     private const string SecretPassword = "Xyzzy-Secret-8841";
 
-    internal static string Toml(ReplicatorConfig c, string username, string password) => $"""
+    internal static string Toml(ReplicatorConfig c, string username, string password, string replication = "") => $"""
         [postgres]
         host = "{c.Postgres.Host}"
         port = {c.Postgres.Port}
@@ -25,10 +25,11 @@ public class CliRunTests(PostgresFixture postgres, KafkaFixture kafka)
         topic_prefix = "{c.Kafka.TopicPrefix}"
 
         [replication]
-        checkpoint_interval_secs = 1
         keepalive_interval_secs = 1
         retry_initial_ms = 100
         retry_max_ms = 1000
+        {(replication.Contains("checkpoint_interval_secs") ? "" : "checkpoint_interval_secs = 1")}
+        {replication}
         """;
 
     internal static async Task<string> WriteConfigAsync(ReplicatorRun run, string username, string password)

@@ -179,7 +179,7 @@ public class PreflightTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
-    public async Task Slot_in_use_by_a_running_replicator_fails_check_and_a_second_run()
+    public async Task Slot_in_use_by_a_running_replicator_fails_check_and_makes_a_second_run_a_standby()
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY)");
         await run.StartAsync();
@@ -187,9 +187,21 @@ public class PreflightTests(PostgresFixture postgres, KafkaFixture kafka)
         var results = await PostgresChecks.RunAsync(run.Config.Postgres, CancellationToken.None);
         AssertFailed(results, "replication slot", "is in use by another process (PID", "slot_name");
 
-        var second = await Assert.ThrowsAsync<PostgresSetupException>(
-            () => new Replicator(run.Config, NullLoggerFactory.Instance).RunAsync(CancellationToken.None));
-        Assert.Equal(Single(results, "replication slot").Message, second.Message);
+        // run, unlike check, waits for the slot: the high-availability standby.
+        var log = new CapturingLoggerFactory();
+        using var stop = new CancellationTokenSource();
+        var second = Task.Run(() => new Replicator(run.Config, log).RunAsync(stop.Token));
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!log.Lines.Any(l => l.Contains("waiting as standby")))
+        {
+            Assert.False(second.IsCompleted, "the second run ended instead of waiting: " + second.Exception?.InnerException?.Message);
+            Assert.True(DateTime.UtcNow < deadline, "the second run did not report waiting as standby");
+            await Task.Delay(50);
+        }
+
+        Assert.Contains(log.Lines, l => l.Contains(Single(results, "replication slot").Message));
+        await stop.CancelAsync();
+        await second.WaitAsync(TimeSpan.FromSeconds(10)); // a standby stops cleanly
     }
 
     [Fact]

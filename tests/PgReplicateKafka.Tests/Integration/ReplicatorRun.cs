@@ -90,6 +90,8 @@ public sealed class ReplicatorRun : IAsyncDisposable
         }
     }
 
+    public Exception? LastFailure { get; private set; }
+
     /// <summary>Waits for the replicator to end by itself (a failure) and returns what it threw.</summary>
     public async Task<Exception> FailureAsync(TimeSpan timeout)
     {
@@ -98,6 +100,7 @@ public sealed class ReplicatorRun : IAsyncDisposable
         Assert.False(exception is TimeoutException, $"the replicator did not fail within {timeout.TotalSeconds} s");
         Assert.NotNull(exception);
         _running = null;
+        LastFailure = exception;
         return exception;
     }
 
