@@ -75,6 +75,9 @@ internal static partial class LibRdKafka
     [LibraryImport(LibraryName)]
     internal static partial IntPtr rd_kafka_err2name(int err);
 
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_test_fatal_error(IntPtr rk, int err, string reason);
+
     [LibraryImport(LibraryName)]
     internal static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
 

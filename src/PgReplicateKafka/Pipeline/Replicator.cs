@@ -37,6 +37,9 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private bool _established;
     private bool _standbyLogged;
 
+    /// <summary>The producer in use (tests inject faults into it).</summary>
+    internal KafkaSink? Sink { get; private set; }
+
     /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
     public ulong LastConfirmedLsn { get; private set; }
 
@@ -53,6 +56,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     if (!_established)
                         new CheckReport([KafkaChecks.Reachability(config.Kafka)]).ThrowIfFailed();
                     sink = new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>());
+                    Sink = sink;
                     _tracker = new DeliveryTracker(metrics, _budget);
                     if (sink.Transactional)
                     {

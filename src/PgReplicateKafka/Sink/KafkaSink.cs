@@ -10,6 +10,8 @@ public sealed class KafkaSink : IDisposable
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
+    private ErrorCode _lastWarning;
+    private long _lastWarningAt;
 
     public KafkaSink(ReplicatorConfig config, ILogger logger)
     {
@@ -199,7 +201,16 @@ public sealed class KafkaSink : IDisposable
         }
         else
         {
-            _logger.LogWarning("Kafka: {Reason} ({Code})", error.Reason, error.Code);
+            // While brokers are away librdkafka reports the same error many times a second: say it
+            // once per interval at warning, the repeats at debug.
+            var now = Environment.TickCount64;
+            var repeated = error.Code == _lastWarning && now - _lastWarningAt < 10_000;
+            _logger.Log(repeated ? LogLevel.Debug : LogLevel.Warning, "Kafka: {Reason} ({Code})", error.Reason, error.Code);
+            if (!repeated)
+            {
+                _lastWarning = error.Code;
+                _lastWarningAt = now;
+            }
         }
     }
 
@@ -207,7 +218,9 @@ public sealed class KafkaSink : IDisposable
     {
         var level = message.Level switch
         {
-            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error => LogLevel.Error,
+            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Error,
+            // Connection failures arrive through the error callback too (rate-limited there).
+            SyslogLevel.Error => LogLevel.Debug,
             SyslogLevel.Warning => LogLevel.Warning,
             SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
             _ => LogLevel.Debug,

@@ -17,7 +17,7 @@ public static class PostgresErrors
             PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } =>
                 $"database \"{config.Database}\" does not exist: check [postgres] database",
             PostgresException { SqlState: PostgresErrorCodes.InvalidAuthorizationSpecification } pe =>
-                $"{pe.MessageText}: add a pg_hba.conf entry for this user and host (for replication connections: \"host replication {config.Username} ...\")",
+                $"{pe.MessageText}: add a pg_hba.conf entry for this user, database and host (logical replication connections match by database name: \"host {config.Database} {config.Username} <address> scram-sha-256\")",
             PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe =>
                 $"{pe.MessageText}: the role needs the REPLICATION attribute (ALTER ROLE {config.Username} REPLICATION)",
             PostgresException pe => $"{pe.MessageText} (SQLSTATE {pe.SqlState})",

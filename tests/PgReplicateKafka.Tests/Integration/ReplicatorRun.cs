@@ -21,6 +21,9 @@ public sealed class ReplicatorRun : IAsyncDisposable
     }
 
     public TempPostgresCluster Cluster { get; }
+
+    /// <summary>The running replicator (after <see cref="StartAsync"/>).</summary>
+    public Replicator? Replicator { get; private set; }
     public string Database { get; }
     public ReplicatorConfig Config { get; }
     public string TopicPrefix => Config.Kafka.TopicPrefix;
@@ -79,6 +82,7 @@ public sealed class ReplicatorRun : IAsyncDisposable
     {
         _stop = new CancellationTokenSource();
         var replicator = new Replicator(Config, loggerFactory ?? NullLoggerFactory.Instance);
+        Replicator = replicator;
         _running = Task.Run(() => replicator.RunAsync(_stop.Token));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{Config.Postgres.SlotName}' AND active") == 0)

@@ -177,4 +177,23 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         await run.StopAsync();
         Assert.True(await run.ConfirmedFlushLsnAsync() >= lastCommit, "a skipped row must not hold back confirmation");
     }
+
+    [Fact]
+    public async Task A_fatal_producer_error_rebuilds_the_producer_and_loses_nothing()
+    {
+        var log = new CapturingLoggerFactory();
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items);
+        await run.StartAsync(log);
+        var writer = new RowWriter(run.Cluster, run.Database, batches: 30, rowsPerBatch: 50, TimeSpan.FromMilliseconds(20));
+        var writing = writer.RunAsync();
+        await writer.WaitForBatchesAsync(10);
+
+        var first = run.Replicator!.Sink!;
+        KafkaFaults.RaiseFatalError(first.Producer, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
+        await writing;
+
+        await run.AssertEveryRowDeliveredAsync(kafka.BootstrapServers);
+        Assert.NotSame(first, run.Replicator.Sink);
+        Assert.Contains(log.Lines, l => l.StartsWith("Error: Kafka producer failed", StringComparison.Ordinal) && l.Contains("rebuilding it"));
+    }
 }
