@@ -50,7 +50,11 @@ internal sealed record BenchOptions
             {
                 "--quick" => options with
                 {
-                    BulkRows = 100_000, OltpTransactions = 10_000, WideRows = 20_000, LatencyRate = 1_000, LatencySeconds = 10,
+                    BulkRows = 100_000,
+                    OltpTransactions = 10_000,
+                    WideRows = 20_000,
+                    LatencyRate = 1_000,
+                    LatencySeconds = 10,
                 },
                 "--bulk-rows" => options with { BulkRows = Count() },
                 "--oltp-transactions" => options with { OltpTransactions = Count() },

@@ -34,7 +34,8 @@ internal static class Workloads
             INSERT INTO public.users (name, email, created_at, score, active)
             SELECT 'user ' || g, 'user' || g || '@example.com', now() - g * interval '1 second', (g % 100000) / 100.0, g % 2 = 0
             FROM generate_series(1, $1) g
-            """, connection) { CommandTimeout = 0 };
+            """, connection)
+        { CommandTimeout = 0 };
         insert.Parameters.Add(new NpgsqlParameter { Value = rows });
         await insert.ExecuteNonQueryAsync();
     }
@@ -109,7 +110,8 @@ internal static class Workloads
                    ARRAY['tag' || (g % 10), 'tag ' || (g % 13), 'x'], ARRAY[g % 100, g % 1000, g],
                    g % 3 = 0, g % 1000, g * 0.5, DATE '2024-01-01' + (g % 365), md5(g::text)::uuid, 'C' || (g % 100000), g::bigint * 1000003
             FROM generate_series($1, $2) g
-            """, connection) { CommandTimeout = 0 };
+            """, connection)
+        { CommandTimeout = 0 };
         insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 0 });
         insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 0 });
         for (var first = 1; first <= rows; first += WideRowsPerTransaction)
