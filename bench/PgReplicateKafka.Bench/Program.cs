@@ -2,6 +2,12 @@ using PgReplicateKafka.Bench;
 
 // The benchmark harness: a throwaway PostgreSQL and Kafka broker, the workloads, and a table per
 // workload on stdout (progress goes to stderr). See docs/benchmarks.md.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(BenchOptions.Usage);
+    return 0;
+}
+
 BenchOptions options;
 try
 {
