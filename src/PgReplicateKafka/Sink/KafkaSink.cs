@@ -43,6 +43,9 @@ public sealed class KafkaSink : IDisposable
                 _ => CompressionType.None,
             },
             LingerMs = 5,
+            // Acks are only checked for their error: marshalling timestamps and headers into every
+            // delivery report cost CPU per message (measured in docs/benchmarks.md).
+            DeliveryReportFields = "status",
             // librdkafka's own queue is part of the bounded in-flight memory.
             QueueBufferingMaxKbytes = (int)Math.Max(1024, replication.MaxInFlightBytes / 1024),
         };
