@@ -12,6 +12,9 @@ internal sealed record BenchOptions
     public int LatencyRate { get; init; } = 5_000;
     public int LatencySeconds { get; init; } = 60;
 
+    /// <summary>Seconds of the same load before the latency is measured: the replicator's JIT warm-up.</summary>
+    public int LatencyWarmupSeconds { get; init; } = 5;
+
     /// <summary>Workloads to run, in order; all by default.</summary>
     public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
 
@@ -27,9 +30,9 @@ internal sealed record BenchOptions
         """
         usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency]
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
-                                        [--latency-rate CHANGES_PER_S] [--latency-seconds N]
+                                        [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
                                         [--producer-property NAME=VALUE]... [--replicator-log FILE]
-          --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s);
+          --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s);
                     later size flags still override them
         """;
 
@@ -42,9 +45,9 @@ internal sealed record BenchOptions
         {
             var name = args[i];
             string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
-            int Count() => int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            int Count(bool allowZero = false) => int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && (n > 0 || allowZero)
                 ? n
-                : throw new ArgumentException($"{name} needs a positive whole number, not '{args[i]}'");
+                : throw new ArgumentException($"{name} needs a {(allowZero ? "non-negative" : "positive")} whole number, not '{args[i]}'");
 
             options = name switch
             {
@@ -62,6 +65,7 @@ internal sealed record BenchOptions
                 "--wide-rows" => options with { WideRows = Count() },
                 "--latency-rate" => options with { LatencyRate = Count() },
                 "--latency-seconds" => options with { LatencySeconds = Count() },
+                "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
                 "--workloads" => options with { Workloads = ParseWorkloads(Next()) },
                 "--replicator-log" => options with { ReplicatorLog = Next() },
                 "--producer-property" => AddProperty(options, properties, Next()),

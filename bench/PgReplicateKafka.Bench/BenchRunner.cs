@@ -85,9 +85,11 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
 
         // At most 500 transactions a second, so the writer's own round trips never limit the rate.
         var batch = Math.Max(1, options.LatencyRate / 500);
+        var warmupTransactions = (int)((long)options.LatencyRate * options.LatencyWarmupSeconds / batch);
+        var warmupChanges = (long)warmupTransactions * batch;
         var transactions = Math.Max(1, (int)((long)options.LatencyRate * options.LatencySeconds / batch));
         var steadyChanges = (long)transactions * batch;
-        var description = $"a steady {options.LatencyRate:N0} changes/s for {options.LatencySeconds} s ({batch} inserts per transaction)";
+        var description = $"a steady {options.LatencyRate:N0} changes/s for {options.LatencySeconds} s after a {options.LatencyWarmupSeconds} s warm-up ({batch} inserts per transaction)";
         progress.WriteLine($"[{name}] {description}");
 
         // One change committed before the start measures process start to first change in Kafka.
@@ -98,12 +100,14 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
         var ready = await WaitReadyAsync(replicator);
         var firstChange = await consumer.WaitForAsync(1, replicator, StallTimeout);
 
-        var cpuAtStart = replicator.CpuSeconds();
-        var steadyStart = clock.Elapsed;
+        // One paced stream: the warm-up's changes are left out of the measurement, not the load.
         var writing = Stopwatch.StartNew();
-        await PacedInsertsAsync(connectionString, transactions, batch, options.LatencyRate);
+        var writer = PacedInsertsAsync(connectionString, warmupTransactions + transactions, batch, options.LatencyRate);
+        var measuredStart = await consumer.WaitForAsync(1 + warmupChanges, replicator, StallTimeout);
+        var cpuAtStart = replicator.CpuSeconds();
+        await writer;
         var writeTime = writing.Elapsed;
-        var lastReceived = await consumer.WaitForAsync(1 + steadyChanges, replicator, StallTimeout);
+        var lastReceived = await consumer.WaitForAsync(1 + warmupChanges + steadyChanges, replicator, StallTimeout);
         var cpu = replicator.CpuSeconds() - cpuAtStart;
         var peakRss = replicator.PeakRssBytes();
         replicator.Dispose();
@@ -116,11 +120,12 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
             Changes = steadyChanges,
             WriteTime = writeTime,
             StartupTime = ready,
-            EndToEndRate = steadyChanges / (lastReceived - steadyStart).TotalSeconds,
+            EndToEndRate = steadyChanges / (lastReceived - measuredStart).TotalSeconds,
             CpuSecondsPerMillion = cpu / steadyChanges * 1e6,
             PeakRssMb = peakRss / 1048576.0,
             FirstChangeTime = firstChange,
-            Latency = consumer.Statistics(skipFirst: 1),
+            Latency = consumer.Statistics(skip: 1 + (int)warmupChanges),
+            WarmupLatencyMax = warmupChanges > 0 ? consumer.Max(skip: 1, count: (int)warmupChanges) : null,
         };
     }
 

@@ -65,11 +65,18 @@ internal sealed class LatencyConsumer : IDisposable
         }
     }
 
-    /// <summary>Percentiles over the messages read, leaving out the first <paramref name="skipFirst"/>.</summary>
-    public LatencyStats Statistics(int skipFirst)
+    /// <summary>Percentiles over the messages read, leaving out the first <paramref name="skip"/>.</summary>
+    public LatencyStats Statistics(int skip)
     {
         lock (_gate)
-            return LatencyStats.From(_received[skipFirst..], _produced[skipFirst..]);
+            return LatencyStats.From(_received[skip..], _produced[skip..]);
+    }
+
+    /// <summary>The highest latency among <paramref name="count"/> messages after the first <paramref name="skip"/>.</summary>
+    public double Max(int skip, int count)
+    {
+        lock (_gate)
+            return _received.Skip(skip).Take(count).Max();
     }
 
     public void Dispose()

@@ -34,6 +34,8 @@ internal static class Report
             Row(output, "commit to readable in Kafka p99, ms", Millis(latency.P99), Target(latency.P99, 50, atLeast: false, v => Millis(v) + " ms"));
             Row(output, "commit to readable in Kafka max, ms", Millis(latency.Max));
             Row(output, "commit to produced (lower bound) p99, ms", Millis(latency.ProducedP99));
+            if (r.WarmupLatencyMax is { } warmup)
+                Row(output, "commit to readable in Kafka during the warm-up, max ms", Millis(warmup));
         }
 
         Row(output, "writing the workload into PostgreSQL took, s", r.WriteTime.TotalSeconds.ToString("0.0", Invariant));

@@ -23,6 +23,9 @@ internal sealed record WorkloadResult
     public TimeSpan? FirstChangeTime { get; init; }
 
     public LatencyStats? Latency { get; init; }
+
+    /// <summary>Worst commit-to-readable latency during the warm-up, in milliseconds (latency workload only).</summary>
+    public double? WarmupLatencyMax { get; init; }
 }
 
 /// <summary>Commit-to-acknowledgement latency percentiles, in milliseconds.</summary>

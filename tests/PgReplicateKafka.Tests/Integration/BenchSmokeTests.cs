@@ -12,7 +12,7 @@ public class BenchSmokeTests
     public async Task Quick_run_prints_a_table_with_positive_numbers_for_every_workload()
     {
         var (code, output, errors) = await RunBenchAsync(
-            ["--quick", "--bulk-rows", "2000", "--oltp-transactions", "400", "--wide-rows", "500", "--latency-rate", "200", "--latency-seconds", "1"],
+            ["--quick", "--bulk-rows", "2000", "--oltp-transactions", "400", "--wide-rows", "500", "--latency-rate", "200", "--latency-seconds", "1", "--latency-warmup-seconds", "1"],
             TimeSpan.FromSeconds(120));
 
         Assert.True(code == 0, $"the harness exited with {code}:\n{output}\n{errors}");
