@@ -31,7 +31,7 @@ internal sealed record BenchOptions
         usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency]
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
-                                        [--producer-property NAME=VALUE]... [--replicator-log FILE]
+                                        [--producer-property NAME=VALUE]... [--replicator-log FILE] [--help]
           --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s);
                     later size flags still override them
         """;
