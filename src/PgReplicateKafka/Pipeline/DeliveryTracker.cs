@@ -92,6 +92,10 @@ public sealed class PendingTransaction
 {
     private readonly DeliveryTracker _tracker;
 
+    private readonly Lock _bytesGate = new();
+    private long _unackedBytes;
+    private int _unackedEvents;
+
     // Outstanding events plus one for "not yet committed": reaches zero exactly once, when the
     // commit has been seen and every event is acknowledged, whichever comes last.
     private int _outstanding = 1;
@@ -112,10 +116,16 @@ public sealed class PendingTransaction
 
     internal bool IsAbandoned { get; private set; }
 
-    /// <summary>Call before producing each event.</summary>
-    public void AddEvent()
+    /// <summary>Call before producing each event of <paramref name="bytes"/> bytes.</summary>
+    public void AddEvent(long bytes)
     {
         Interlocked.Increment(ref _outstanding);
+        lock (_bytesGate)
+        {
+            _unackedBytes += bytes;
+            _unackedEvents++;
+        }
+
         _tracker.EventAdded();
     }
 
@@ -141,6 +151,12 @@ public sealed class PendingTransaction
     /// <summary>An event that was counted but deliberately not produced (e.g. an oversized row skipped).</summary>
     public void Skip(long bytes)
     {
+        lock (_bytesGate)
+        {
+            _unackedBytes -= bytes;
+            _unackedEvents--;
+        }
+
         _tracker.EventDelivered(bytes);
         Release();
     }
@@ -150,18 +166,27 @@ public sealed class PendingTransaction
 
     private void Delivered(DeliveryReport<byte[]?, byte[]?> report)
     {
-        var bytes = (report.Message?.Key?.Length ?? 0) + (report.Message?.Value?.Length ?? 0);
+        // Delivery reports carry only the status (cheaper), not the message: release this event's
+        // share of the transaction's unacknowledged bytes; the last acknowledgement releases the rest.
+        long bytes;
+        lock (_bytesGate)
+        {
+            bytes = _unackedEvents == 0 ? 0 : _unackedBytes / _unackedEvents;
+            _unackedBytes -= bytes;
+            _unackedEvents--;
+        }
+
         _tracker.EventDelivered(bytes);
         if (report.Error.IsError)
         {
-            _tracker.Metrics.EventFailed(bytes);
+            _tracker.Metrics.EventFailed((int)bytes);
             _tracker.Fail(new KafkaFailureException(
                 $"Kafka did not acknowledge an event for topic {report.Topic} (transaction {Transaction.Xid}): {report.Error.Reason}. " +
                 "Nothing after it is confirmed to PostgreSQL; a restart resends it"));
             return;
         }
 
-        _tracker.Metrics.EventAcknowledged(Transaction.CommitTimestamp, bytes);
+        _tracker.Metrics.EventAcknowledged(Transaction.CommitTimestamp, (int)bytes);
         Release();
     }
 

@@ -116,7 +116,7 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
             tracker.Metrics.EventProduced(change.Table.QualifiedName, change.Operation, (int)size);
             if (batcher is null)
             {
-                transaction.AddEvent();
+                transaction.AddEvent(size);
                 await sink.ProduceAsync(change.Table.Topic, key, value, transaction.OnDelivery, ct);
             }
             else

@@ -191,6 +191,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, KafkaSink sink, Task streamTask, Task pumpTask, CancellationToken stopToken)
     {
         var lastSent = Stopwatch.StartNew();
+        var confirmedInSession = false;
         while (!stopToken.IsCancellationRequested)
         {
             await Task.WhenAny(Task.Delay(config.Replication.PollInterval, stopToken), streamTask, pumpTask);
@@ -203,8 +204,11 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
 
             var target = ConfirmableLsn(stream, pump);
             metrics.Confirmed(LastConfirmedLsn, stream.LastReceivedLsn);
-            if (target > LastConfirmedLsn && lastSent.Elapsed >= config.Replication.CheckpointInterval)
+            // The first delivery of a session is confirmed at once: a process that dies young should
+            // not make its successor resend what it already delivered.
+            if (target > LastConfirmedLsn && (lastSent.Elapsed >= config.Replication.CheckpointInterval || !confirmedInSession))
             {
+                confirmedInSession = true;
                 await stream.ConfirmAsync(target, stopToken);
                 LastConfirmedLsn = target;
                 lastSent.Restart();

@@ -60,8 +60,12 @@ public sealed class CrashWorkload(string connectionString, int targetChanges, in
         }
     }
 
-    /// <summary>Per table: missing versions, versions out of commit order, and duplicates, from everything in Kafka.</summary>
-    public static async Task<VerifyResult> VerifyAsync(ReplicatorRun run, string bootstrap, long changes)
+    /// <summary>
+    /// Per table: missing versions, versions out of commit order, and duplicates, from everything in Kafka.
+    /// <paramref name="inFlight"/>: at each kill, the slot's confirmed LSN and the server's WAL position;
+    /// the changes between them are what a restart may send again.
+    /// </summary>
+    public static async Task<VerifyResult> VerifyAsync(ReplicatorRun run, string bootstrap, long changes, IReadOnlyList<(ulong Confirmed, ulong Written)>? inFlight = null)
     {
         var consumed = await KafkaTestConsumer.ConsumeAsync(bootstrap, [run.Topic("a"), run.Topic("b")], (int)changes, TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(3));
         var result = new VerifyResult { Messages = consumed.Count };
@@ -79,14 +83,20 @@ public sealed class CrashWorkload(string connectionString, int targetChanges, in
 
             // Kafka keeps each key's order within its partition: read in (partition, offset) order.
             var seen = new Dictionary<int, List<int>>();
+            var lsns = new Dictionary<(int, int), ulong>();
             foreach (var message in consumed.Where(m => m.Topic == run.Topic(table)).OrderBy(m => m.Partition).ThenBy(m => m.Offset))
             {
-                var after = JsonNode.Parse(message.Value!)!["after"]!;
+                var value = JsonNode.Parse(message.Value!)!;
+                var after = value["after"]!;
                 var id = (int)after["id"]!;
                 if (!seen.TryGetValue(id, out var versions))
                     seen[id] = versions = [];
                 versions.Add((int)after["version"]!);
+                lsns.TryAdd((id, (int)after["version"]!), (ulong)NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((string)value["source"]!["lsn"]!));
             }
+
+            foreach (var (confirmed, written) in inFlight ?? [])
+                result.InFlightAtKills += lsns.Values.Count(lsn => lsn > confirmed && lsn <= written);
 
             foreach (var (id, final) in finals)
             {
@@ -114,5 +124,9 @@ public sealed class VerifyResult
     public long OutOfOrder { get; set; }
     public long Duplicates { get; set; }
 
-    public override string ToString() => $"{Messages} messages: {Missing} missing, {OutOfOrder} out of order, {Duplicates} duplicates";
+    /// <summary>Summed over the kills: changes committed after the slot's confirmed position, i.e. possibly in flight.</summary>
+    public long InFlightAtKills { get; set; }
+
+    public override string ToString() =>
+        $"{Messages} messages: {Missing} missing, {OutOfOrder} out of order, {Duplicates} duplicates ({InFlightAtKills} changes were unconfirmed at the kills)";
 }

@@ -11,7 +11,6 @@ public class DeliveryTrackerTests
     {
         Error = new Error(ErrorCode.NoError),
         Topic = "t",
-        Message = new Message<byte[]?, byte[]?> { Key = new byte[2], Value = new byte[8] },
     };
 
     private static SourceTransaction Tx(ulong endLsn) => new(xid: (uint)endLsn, commitLsn: endLsn - 1, DateTime.UtcNow) { EndLsn = endLsn };
@@ -21,8 +20,8 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
-        t.AddEvent();
-        t.AddEvent();
+        t.AddEvent(10);
+        t.AddEvent(10);
         t.OnDelivery(Ok);
         t.OnDelivery(Ok);
         Assert.Equal(0ul, tracker.ConfirmedLsn); // commit not seen yet
@@ -38,7 +37,7 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var t = tracker.Begin(Tx(100));
-        t.AddEvent();
+        t.AddEvent(10);
         t.Commit();
         Assert.Equal(0ul, tracker.ConfirmedLsn);
         Assert.Equal(1, tracker.InFlightEvents);
@@ -51,10 +50,10 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
-        first.AddEvent();
+        first.AddEvent(10);
         first.Commit();
         var second = tracker.Begin(Tx(200));
-        second.AddEvent();
+        second.AddEvent(10);
         second.Commit();
 
         second.OnDelivery(Ok);
@@ -70,7 +69,7 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
-        first.AddEvent();
+        first.AddEvent(10);
         first.Commit();
         tracker.Begin(Tx(150)).Commit();
         Assert.Equal(0ul, tracker.ConfirmedLsn);
@@ -83,14 +82,14 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
-        first.AddEvent();
+        first.AddEvent(10);
         first.Commit();
         first.OnDelivery(Ok);
         var second = tracker.Begin(Tx(200));
-        second.AddEvent();
-        second.AddEvent();
+        second.AddEvent(10);
+        second.AddEvent(10);
         second.Commit();
-        second.OnDelivery(new DeliveryReport<byte[]?, byte[]?> { Error = new Error(ErrorCode.Local_MsgTimedOut), Topic = "t", Message = Ok.Message });
+        second.OnDelivery(new DeliveryReport<byte[]?, byte[]?> { Error = new Error(ErrorCode.Local_MsgTimedOut), Topic = "t" });
         second.OnDelivery(Ok);
         var third = tracker.Begin(Tx(300));
         third.Commit();
@@ -109,7 +108,7 @@ public class DeliveryTrackerTests
         {
             var t = tracker.Begin(Tx((ulong)i * 10));
             for (var e = 0; e < 50; e++)
-                t.AddEvent();
+                t.AddEvent(10);
             t.Commit();
             transactions.Add(t);
         }
@@ -130,13 +129,13 @@ public class DeliveryTrackerTests
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());
         var first = tracker.Begin(Tx(100));
-        first.AddEvent();
+        first.AddEvent(10);
         first.Commit();
         var partial = tracker.Begin(Tx(200));
-        partial.AddEvent();
+        partial.AddEvent(10);
         partial.Abandon(); // connection lost before its commit
         var resent = tracker.Begin(Tx(300));
-        resent.AddEvent();
+        resent.AddEvent(10);
         resent.Commit();
 
         resent.OnDelivery(Ok);
@@ -150,20 +149,22 @@ public class DeliveryTrackerTests
     }
 
     [Fact]
-    public void Acknowledged_and_skipped_events_release_their_bytes()
+    public void Acknowledgements_release_the_transactions_bytes_exactly_and_skips_their_own()
     {
         var budget = new InFlightBudget(1_000_000);
         var tracker = new DeliveryTracker(new ReplicatorMetrics(), budget);
         var t = tracker.Begin(Tx(100));
-        budget.Add(10);
-        t.AddEvent();
-        budget.Add(500);
-        t.AddEvent();
-        t.Commit();
+        foreach (var size in new long[] { 10, 500, 301 })
+        {
+            budget.Add(size);
+            t.AddEvent(size);
+        }
 
-        t.OnDelivery(Ok); // 2 + 8 bytes
-        Assert.Equal(500, budget.Bytes);
-        t.Skip(500);
+        t.Commit();
+        t.OnDelivery(Ok); // reports carry no message: each releases a share
+        Assert.InRange(budget.Bytes, 1, 810);
+        t.Skip(301); // a skipped event releases what it added
+        t.OnDelivery(Ok);
         Assert.Equal(0, budget.Bytes);
         Assert.Equal(100ul, tracker.ConfirmedLsn);
     }

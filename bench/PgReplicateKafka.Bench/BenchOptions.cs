@@ -1,0 +1,99 @@
+using System.Globalization;
+
+namespace PgReplicateKafka.Bench;
+
+/// <summary>Workload sizes and harness switches, from the command line.</summary>
+internal sealed record BenchOptions
+{
+    public int BulkRows { get; init; } = 1_000_000;
+    public int OltpTransactions { get; init; } = 100_000;
+    public int OltpWriters { get; init; } = 4;
+    public int WideRows { get; init; } = 200_000;
+    public int LatencyRate { get; init; } = 5_000;
+    public int LatencySeconds { get; init; } = 60;
+
+    /// <summary>Seconds of the same load before the latency is measured: the replicator's JIT warm-up.</summary>
+    public int LatencyWarmupSeconds { get; init; } = 5;
+
+    /// <summary>Workloads to run, in order; all by default.</summary>
+    public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
+
+    /// <summary>Extra librdkafka producer properties for the replicator ([kafka.properties]), to try settings.</summary>
+    public IReadOnlyDictionary<string, string> ProducerProperties { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where the replicator's own log goes; null discards it.</summary>
+    public string? ReplicatorLog { get; init; }
+
+    public static readonly IReadOnlyList<string> AllWorkloads = ["bulk", "oltp", "wide", "latency"];
+
+    public const string Usage =
+        """
+        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency]
+                                        [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
+                                        [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
+                                        [--producer-property NAME=VALUE]... [--replicator-log FILE] [--help]
+          --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s);
+                    later size flags still override them
+        """;
+
+    /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        var properties = new Dictionary<string, string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            int Count(bool allowZero = false) => int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && (n > 0 || allowZero)
+                ? n
+                : throw new ArgumentException($"{name} needs a {(allowZero ? "non-negative" : "positive")} whole number, not '{args[i]}'");
+
+            options = name switch
+            {
+                "--quick" => options with
+                {
+                    BulkRows = 100_000,
+                    OltpTransactions = 10_000,
+                    WideRows = 20_000,
+                    LatencyRate = 1_000,
+                    LatencySeconds = 10,
+                },
+                "--bulk-rows" => options with { BulkRows = Count() },
+                "--oltp-transactions" => options with { OltpTransactions = Count() },
+                "--oltp-writers" => options with { OltpWriters = Count() },
+                "--wide-rows" => options with { WideRows = Count() },
+                "--latency-rate" => options with { LatencyRate = Count() },
+                "--latency-seconds" => options with { LatencySeconds = Count() },
+                "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
+                "--workloads" => options with { Workloads = ParseWorkloads(Next()) },
+                "--replicator-log" => options with { ReplicatorLog = Next() },
+                "--producer-property" => AddProperty(options, properties, Next()),
+                _ => throw new ArgumentException($"unknown argument '{name}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static BenchOptions AddProperty(BenchOptions options, Dictionary<string, string> properties, string assignment)
+    {
+        var eq = assignment.IndexOf('=');
+        if (eq <= 0)
+            throw new ArgumentException($"--producer-property needs NAME=VALUE, not '{assignment}'");
+        properties[assignment[..eq]] = assignment[(eq + 1)..];
+        return options with { ProducerProperties = properties };
+    }
+
+    private static string[] ParseWorkloads(string list)
+    {
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var name in names)
+        {
+            if (!AllWorkloads.Contains(name))
+                throw new ArgumentException($"unknown workload '{name}'; choose from {string.Join(", ", AllWorkloads)}");
+        }
+
+        return names.Length > 0 ? names : throw new ArgumentException("--workloads needs at least one workload");
+    }
+}
