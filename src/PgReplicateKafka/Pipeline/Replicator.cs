@@ -292,7 +292,10 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         failure ??= _tracker.Failure ?? sink.Fatal;
 
         if (!streamTask.IsCompleted && failure is null)
-            await ConfirmFinalPositionAsync(stream, pump);
+        {
+            // Bounded so a stop stays within shutdown_timeout_secs (plus a second) even when PostgreSQL is slow.
+            await ConfirmFinalPositionAsync(stream, pump, Remaining() > TimeSpan.FromSeconds(1) ? Remaining() : TimeSpan.FromSeconds(1));
+        }
 
         var streamFailed = streamTask.IsFaulted;
         readCts.Cancel();
@@ -333,7 +336,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             _logger.LogWarning("{Count} events were not acknowledged by Kafka in time; they will be streamed again", _tracker.InFlightEvents);
     }
 
-    private async Task ConfirmFinalPositionAsync(ReplicationStream stream, EventPump pump)
+    private async Task ConfirmFinalPositionAsync(ReplicationStream stream, EventPump pump, TimeSpan timeout)
     {
         var target = ConfirmableLsn(stream, pump);
         try
@@ -341,7 +344,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             await stream.ConfirmAsync(target, CancellationToken.None);
             LastConfirmedLsn = target;
             metrics.Confirmed(target, stream.LastReceivedLsn);
-            await WaitForSlotConfirmationAsync(target, TimeSpan.FromSeconds(2));
+            await WaitForSlotConfirmationAsync(stream, target, timeout);
             _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(LastConfirmedLsn));
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
@@ -350,19 +353,28 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
     }
 
-    /// <summary>Status updates are asynchronous; wait until the slot shows the position so a stop really leaves it confirmed.</summary>
-    private async Task WaitForSlotConfirmationAsync(ulong lsn, TimeSpan timeout)
+    /// <summary>
+    /// Status updates are asynchronous, and cancelling the stream afterwards can discard one the
+    /// walsender has not read yet: wait until the slot shows the position, repeating the update.
+    /// </summary>
+    private async Task WaitForSlotConfirmationAsync(ReplicationStream stream, ulong lsn, TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
         await using var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(config.Postgres));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = config.Postgres.SlotName });
+        var resent = Stopwatch.StartNew();
         while (watch.Elapsed < timeout)
         {
             if (await command.ExecuteScalarAsync() is string text && (ulong)NpgsqlLogSequenceNumber.Parse(text) >= lsn)
                 return;
             await Task.Delay(20);
+            if (resent.Elapsed >= TimeSpan.FromSeconds(1))
+            {
+                await stream.ConfirmAsync(lsn, CancellationToken.None);
+                resent.Restart();
+            }
         }
 
         _logger.LogWarning("PostgreSQL did not show the confirmed position {Lsn} within {Timeout} s", new NpgsqlLogSequenceNumber(lsn), timeout.TotalSeconds);

@@ -54,23 +54,26 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
         using (var first = CliProcess.Start(["run", "--config", configPath]))
         {
             await CliRunTests.WaitForSlotActiveAsync(run, first);
-            var slotStart = await run.ConfirmedFlushLsnAsync();
+            await run.ExecuteAsync("INSERT INTO items VALUES (1, 'first')");
+            Assert.Single(await CountsAsync(run, kafka.BootstrapServers, 1));
+            await Task.Delay(500); // a session confirms its first delivery at once, then only every hour
             for (var i = 0; i < 20; i++)
-                await run.ExecuteAsync($"INSERT INTO items SELECT g, 'first' FROM generate_series({i * 50 + 1}, {(i + 1) * 50}) g");
-            Assert.Equal(1000, (await CountsAsync(run, kafka.BootstrapServers, 1000)).Count);
+                await run.ExecuteAsync($"INSERT INTO items SELECT g, 'first' FROM generate_series({i * 50 + 2}, {(i + 1) * 50 + 1}) g");
+            var written = await run.CurrentWalLsnAsync();
+            Assert.Equal(1001, (await CountsAsync(run, kafka.BootstrapServers, 1001)).Count);
             await Task.Delay(1000); // the last Kafka transaction commits within transaction_max_ms
             first.Signal("KILL");
             Assert.NotNull(await first.WaitForExitAsync(TimeSpan.FromSeconds(10)));
-            Assert.Equal(slotStart, await run.ConfirmedFlushLsnAsync()); // PostgreSQL would resend all 1000
+            Assert.True(await run.ConfirmedFlushLsnAsync() < written); // PostgreSQL would resend the last 1000
         }
 
         using var second = CliProcess.Start(["run", "--config", configPath]);
         await CliRunTests.WaitForSlotActiveAsync(run, second);
         for (var i = 20; i < 30; i++)
-            await run.ExecuteAsync($"INSERT INTO items SELECT g, 'second' FROM generate_series({i * 50 + 1}, {(i + 1) * 50}) g");
+            await run.ExecuteAsync($"INSERT INTO items SELECT g, 'second' FROM generate_series({i * 50 + 2}, {(i + 1) * 50 + 1}) g");
 
-        var counts = await CountsAsync(run, kafka.BootstrapServers, 1500);
-        Assert.Equal(1500, counts.Count);
+        var counts = await CountsAsync(run, kafka.BootstrapServers, 1501);
+        Assert.Equal(1501, counts.Count);
         Assert.All(counts, c => Assert.Equal(1, c.Value));
         Assert.Contains("Kafka holds transactions up to", second.Output);
         second.Signal("TERM");
@@ -150,31 +153,12 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
     [Fact]
     public async Task Sigterm_under_load_then_restart_loses_and_duplicates_nothing()
     {
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, CrashWorkload.Schema);
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
-        await File.WriteAllTextAsync(configPath, CliRunTests.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "delivery = \"exactly_once\""));
-        var workload = new CrashWorkload(run.Cluster.ConnectionString(run.Database), targetChanges: 15_000, changesPerSecond: 5_000);
-        Task writing;
-        using (var first = CliProcess.Start(["run", "--config", configPath]))
-        {
-            await CliRunTests.WaitForSlotActiveAsync(run, first);
-            writing = Task.Run(workload.RunAsync);
-            await Task.Delay(1500);
-            first.Signal("TERM");
-            var code = await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
-            Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code}. Output:\n{first.Output}");
-        }
+        var (run, configPath) = await CrashScenarios.PrepareAsync(postgres, kafka, "delivery = \"exactly_once\"");
+        await using var _ = run;
 
-        using var second = CliProcess.Start(["run", "--config", configPath]);
-        await writing;
-        var end = await run.CurrentWalLsnAsync();
-        while (await run.ConfirmedFlushLsnAsync() < end)
-            await Task.Delay(100);
-        second.Signal("TERM");
-        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var (changes, result) = await CrashScenarios.SigtermUnderLoadAsync(run, configPath, kafka.BootstrapServers, targetChanges: 15_000);
 
-        var result = await CrashWorkload.VerifyAsync(run, kafka.BootstrapServers, workload.Changes);
-        output.WriteLine($"{workload.Changes} changes: {result}");
+        output.WriteLine($"{changes} changes: {result}");
         Assert.Equal(0, result.Missing);
         Assert.Equal(0, result.OutOfOrder);
         Assert.Equal(0, result.Duplicates);
@@ -183,43 +167,14 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
     [RealKafkaFact]
     public async Task Random_sigkills_lose_nothing_and_duplicate_nothing_on_a_real_broker()
     {
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, CrashWorkload.Schema);
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
-        await File.WriteAllTextAsync(configPath, CliRunTests.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "delivery = \"exactly_once\""));
-        var process = CliProcess.Start(["run", "--config", configPath]);
-        try
-        {
-            await CliRunTests.WaitForSlotActiveAsync(run, process);
-            var workload = new CrashWorkload(run.Cluster.ConnectionString(run.Database), targetChanges: 100_000, changesPerSecond: 6_000);
-            var writing = Task.Run(workload.RunAsync);
-            var random = new Random();
-            var kills = 0;
-            while (kills < 10 || !writing.IsCompleted)
-            {
-                await Task.Delay(random.Next(600, 2000));
-                process.Signal("KILL");
-                Assert.NotNull(await process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
-                kills++;
-                process.Dispose();
-                process = CliProcess.Start(["run", "--config", configPath]);
-            }
+        var (run, configPath) = await CrashScenarios.PrepareAsync(postgres, kafka, "delivery = \"exactly_once\"");
+        await using var _ = run;
 
-            await writing;
-            var end = await run.CurrentWalLsnAsync();
-            while (await run.ConfirmedFlushLsnAsync() < end)
-                await Task.Delay(100);
-            process.Signal("TERM");
-            Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var (changes, kills, result) = await CrashScenarios.RandomKillsAsync(run, configPath, kafka.BootstrapServers, targetChanges: 100_000, minKills: 10);
 
-            var result = await CrashWorkload.VerifyAsync(run, kafka.BootstrapServers, workload.Changes);
-            output.WriteLine($"exactly_once: {workload.Changes} changes, {kills} SIGKILLs: {result}");
-            Assert.Equal(0, result.Missing);
-            Assert.Equal(0, result.OutOfOrder);
-            Assert.Equal(0, result.Duplicates);
-        }
-        finally
-        {
-            process.Dispose();
-        }
+        output.WriteLine($"exactly_once: {changes} changes, {kills} SIGKILLs: {result}");
+        Assert.Equal(0, result.Missing);
+        Assert.Equal(0, result.OutOfOrder);
+        Assert.Equal(0, result.Duplicates);
     }
 }
