@@ -56,7 +56,12 @@ public static class DemoRunner
 
         var replicator = Task.Run(() => new Replicator(config, loggerFactory).RunAsync(running.Token), CancellationToken.None);
         var printer = Task.Run(() => PrintMessages(kafka.BootstrapServers, output, running.Token), CancellationToken.None);
-        var workload = Task.Run(() => WriteWorkloadAsync(postgres.ConnectionString(Database), logger, running.Token), CancellationToken.None);
+        // Changes made before the slot exists are not part of the stream: write only once it streams.
+        var workload = Task.Run(async () =>
+        {
+            await WaitForStreamingAsync(postgres, replicator, running.Token);
+            await WriteWorkloadAsync(postgres.ConnectionString(Database), logger, running.Token);
+        }, CancellationToken.None);
 
         // A failure of the replicator ends the demo at once; otherwise it runs until the duration or a signal.
         await Task.WhenAny(replicator, Task.Delay(Timeout.Infinite, running.Token).ContinueWith(_ => { }, TaskScheduler.Default));
@@ -64,6 +69,19 @@ public static class DemoRunner
         await replicator;
         await Task.WhenAll(printer, workload);
         logger.LogInformation("Demo finished; removing the throwaway PostgreSQL cluster and Kafka broker");
+    }
+
+    private static async Task WaitForStreamingAsync(TempPostgresCluster postgres, Task replicator, CancellationToken ct)
+    {
+        try
+        {
+            while (!replicator.IsCompleted &&
+                   await postgres.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'demo_slot' AND active", Database) == 0)
+                await Task.Delay(50, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
     }
 
     private static async Task WriteWorkloadAsync(string connectionString, ILogger logger, CancellationToken ct)

@@ -17,6 +17,8 @@ public class DemoTests
         Assert.True(events.Count >= 3, $"expected change events on stdout, got:\n{output}");
         Assert.All(events, e => Assert.Equal("users", (string)e["table"]!));
         Assert.Contains(events, e => (string)e["op"]! == "INSERT" && e["after"]!["email"] is not null);
+        // The first row the workload writes is streamed too: it starts writing only once the slot streams.
+        Assert.Contains(events, e => (string)e["op"]! == "INSERT" && (long)e["after"]!["id"]! == 1);
         Assert.Contains("removing the throwaway PostgreSQL cluster", output);
     }
 }
