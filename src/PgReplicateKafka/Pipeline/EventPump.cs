@@ -122,8 +122,8 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
             else
             {
                 batcher.BeforeProduce();
-                await sink.ProduceAsync(change.Table.Topic, key, value, onDelivery: null, ct);
                 batcher.Produced(size);
+                await sink.ProduceAsync(change.Table.Topic, key, value, batcher.OnDelivery, ct);
             }
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code is ErrorCode.MsgSizeTooLarge)

@@ -31,6 +31,13 @@ public sealed class InFlightBudget(long limit)
 
     public void Add(long bytes) => Interlocked.Add(ref _bytes, bytes);
 
+    /// <summary>
+    /// A new session starts with nothing of its own in flight; events a cancelled session dropped
+    /// unserialized would otherwise hold their bytes forever. Late releases from an earlier
+    /// session's producer can push the count below zero, which only grants that much extra room.
+    /// </summary>
+    public void Reset() => Release(Interlocked.Read(ref _bytes));
+
     public void Release(long bytes)
     {
         if (Interlocked.Add(ref _bytes, -bytes) < limit && Interlocked.Exchange(ref _waiting, 0) == 1)

@@ -164,6 +164,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
 
         LastConfirmedLsn = startLsn;
 
+        _budget.Reset();
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, new NpgsqlLogSequenceNumber(startLsn), channel.Writer, _budget, _logger, stopToken);
         var pump = new EventPump(config, sink, _tracker, _budget, _batcher, _logger);

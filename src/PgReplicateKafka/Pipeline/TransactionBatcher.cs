@@ -17,11 +17,13 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
     private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(60);
 
     private readonly List<PendingTransaction> _committed = [];
+    private readonly Lock _bytesGate = new();
+    private long _unackedBytes;
+    private int _unackedEvents;
     private readonly Stopwatch _age = new();
     private bool _initialized;
     private bool _open;
     private int _events;
-    private long _bytes;
 
     /// <summary>Time left before the open batch is due, or null when nothing waits to be committed.</summary>
     public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
@@ -47,10 +49,39 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
             _age.Restart();
     }
 
+    /// <summary>
+    /// Per-message acknowledgement: frees the event's memory. Only the Kafka commit makes it count
+    /// as delivered, but a PostgreSQL transaction larger than the in-flight budget must not wait for
+    /// that commit to get room (its commit could never arrive).
+    /// </summary>
+    public Action<Confluent.Kafka.DeliveryReport<byte[]?, byte[]?>> OnDelivery => _onDelivery ??= Delivered;
+
+    /// <summary>Call just before producing an event of <paramref name="bytes"/> bytes.</summary>
     public void Produced(long bytes)
     {
         _events++;
-        _bytes += bytes;
+        lock (_bytesGate)
+        {
+            _unackedBytes += bytes;
+            _unackedEvents++;
+        }
+    }
+
+    private Action<Confluent.Kafka.DeliveryReport<byte[]?, byte[]?>>? _onDelivery;
+
+    // Reports carry only the status: release an even share, the last one the remainder. Aborted
+    // messages are reported too (purged), so every produced byte is released once.
+    private void Delivered(Confluent.Kafka.DeliveryReport<byte[]?, byte[]?> report)
+    {
+        long share;
+        lock (_bytesGate)
+        {
+            share = _unackedEvents == 0 ? 0 : _unackedBytes / _unackedEvents;
+            _unackedBytes -= share;
+            _unackedEvents--;
+        }
+
+        budget.Release(share);
     }
 
     /// <summary>A PostgreSQL transaction is complete in the open batch; commits the batch when it is due.</summary>
@@ -128,10 +159,8 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
                 transaction.Abandon();
         }
 
-        budget.Release(_bytes);
         _committed.Clear();
         _open = false;
         _events = 0;
-        _bytes = 0;
     }
 }

@@ -14,7 +14,7 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
 {
     private const string Items = "CREATE TABLE items (id int PRIMARY KEY, v text)";
 
-    private static ReplicatorConfig ExactlyOnce(ReplicatorConfig c, string? transactionalId = null, string? brokers = null) => new()
+    private static ReplicatorConfig ExactlyOnce(ReplicatorConfig c, string? transactionalId = null, string? brokers = null, long maxInFlightBytes = 67_108_864) => new()
     {
         Postgres = c.Postgres,
         Kafka = new KafkaConfig { Brokers = brokers?.Split(',') ?? c.Kafka.Brokers, TopicPrefix = c.Kafka.TopicPrefix, TransactionalId = transactionalId },
@@ -26,6 +26,7 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
             PollIntervalMs = 50,
             RetryInitialMs = 100,
             RetryMaxMs = 1000,
+            MaxInFlightBytes = maxInFlightBytes,
         },
     };
 
@@ -78,6 +79,26 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
         Assert.Contains("Kafka holds transactions up to", second.Output);
         second.Signal("TERM");
         Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_postgres_transaction_larger_than_the_in_flight_budget_goes_through()
+    {
+        // One Kafka transaction must hold the whole PostgreSQL transaction (~7 MB of events) while
+        // only 1 MiB may be unacknowledged: memory is freed per acknowledgement, not at the commit.
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items, c => ExactlyOnce(c, maxInFlightBytes: 1_048_576));
+        await run.StartAsync();
+        await run.ExecuteAsync("INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series(1, 20000) g");
+        var end = await run.CurrentWalLsnAsync();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await run.ConfirmedFlushLsnAsync() < end)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the transaction was not committed to Kafka and confirmed within 60 s");
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(20_000, (await CountsAsync(run, kafka.BootstrapServers, 20_000)).Count);
     }
 
     [Fact]
