@@ -32,7 +32,7 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
         var completed = false;
         try
         {
-            while (await WaitToReadAsync(reader, ct))
+            while (await WaitToReadAsync(reader, betweenTransactions: current is null, ct))
             {
                 while (reader.TryRead(out var message))
                 {
@@ -74,10 +74,14 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
         return pending;
     }
 
-    /// <summary>Waits for messages; exactly-once also wakes up to commit a batch that is due while the stream is quiet.</summary>
-    private async ValueTask<bool> WaitToReadAsync(ChannelReader<SourceMessage> reader, CancellationToken ct)
+    /// <summary>
+    /// Waits for messages; exactly-once also wakes up to commit a batch that is due while the stream
+    /// is quiet, but only between PostgreSQL transactions: the open Kafka transaction must not commit
+    /// part of one.
+    /// </summary>
+    private async ValueTask<bool> WaitToReadAsync(ChannelReader<SourceMessage> reader, bool betweenTransactions, CancellationToken ct)
     {
-        while (batcher?.DueIn is { } due)
+        while (betweenTransactions && batcher?.DueIn is { } due)
         {
             if (due <= TimeSpan.Zero)
             {
@@ -135,7 +139,7 @@ public sealed class EventPump(ReplicatorConfig config, KafkaSink sink, DeliveryT
                 if (batcher is null)
                     transaction.Skip(size);
                 else
-                    budget.Release(size);
+                    batcher.Unproduced(size);
                 return;
             }
 

@@ -20,9 +20,10 @@ public sealed class InFlightBudget(long limit)
     {
         while (Interlocked.Read(ref _bytes) >= limit)
         {
-            Volatile.Write(ref _waiting, 1);
+            // Take the signal before announcing the wait: any release after this point completes
+            // this very signal, and one before it is seen by the re-check below.
             var signal = Volatile.Read(ref _roomFreed);
-            // Re-check after announcing the wait: a release in between would otherwise be missed.
+            Interlocked.Exchange(ref _waiting, 1);
             if (Interlocked.Read(ref _bytes) < limit)
                 break;
             await signal.Task.WaitAsync(ct);

@@ -76,7 +76,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     // Rebuilding would only fence the other instance back: one of the two must go.
                     throw sink.Fatal ?? new KafkaFailureException("another producer with the same transactional.id fenced this instance");
                 }
-                catch (Exception e) when (sink.Fatal is not null && !stopToken.IsCancellationRequested)
+                catch (Exception e) when (sink.Fatal is not null && _established && !stopToken.IsCancellationRequested)
                 {
                     // The idempotent producer cannot continue (e.g. its sequence broke): start a new
                     // one from the last confirmed position; what was in flight may be resent.
@@ -122,9 +122,14 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
         catch (Exception e) when (e is not ReplicatorException)
         {
-            throw e is NpgsqlException or TimeoutException
-                ? new PostgresSetupException($"PostgreSQL at {PostgresConnections.Describe(config.Postgres)}: {Describe(e)}", e)
-                : new ReplicatorException(ExitCodes.RuntimeFailure, $"replication failed: {e.Message}", e);
+            throw e switch
+            {
+                NpgsqlException or TimeoutException or ReplicationEndedException =>
+                    new PostgresSetupException($"PostgreSQL at {PostgresConnections.Describe(config.Postgres)}: {Describe(e)}", e),
+                Confluent.Kafka.KafkaException or KafkaTransactionAbortedException =>
+                    new KafkaFailureException($"Kafka at {string.Join(',', config.Kafka.Brokers)}: {Describe(e)}", e),
+                _ => new ReplicatorException(ExitCodes.RuntimeFailure, $"replication failed: {e.Message}", e),
+            };
         }
         finally
         {
@@ -149,10 +154,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         // Start after what is already delivered, even when the slot lags behind it (e.g. after
         // PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
         var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(LastConfirmedLsn, _tracker.ConfirmedLsn));
-        if (_checkpoints is not null && !_established)
+        if (_checkpoints is not null && !_established && !state.SlotCreated)
         {
             // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two):
             // the last committed checkpoint says how far, and PostgreSQL skips everything up to it.
+            // Not for a slot created just now: a checkpoint can only be of an earlier slot (say, of a
+            // rebuilt database), and skipping to it would drop real changes.
             var checkpoint = _checkpoints.ReadLast(config.Kafka.ConnectTimeout);
             if (checkpoint > startLsn)
             {
@@ -210,7 +217,8 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             if (target > LastConfirmedLsn && (lastSent.Elapsed >= config.Replication.CheckpointInterval || !confirmedInSession))
             {
                 confirmedInSession = true;
-                await stream.ConfirmAsync(target, stopToken);
+                // Not cancellable by the stop: a half-sent confirmation would make the stop skip the final one.
+                await stream.ConfirmAsync(target, CancellationToken.None);
                 LastConfirmedLsn = target;
                 lastSent.Restart();
                 _logger.LogDebug("Confirmed {Lsn} to PostgreSQL", new NpgsqlLogSequenceNumber(target));
@@ -277,11 +285,15 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             _logger.LogInformation("Stopping: delivering events in flight");
         }
 
+        if (failure is not null)
+            readCts.Cancel(); // the session is over: no point finishing the transaction being read
         stream.RequestStop();
         if (!await Completes(stream.ForwardingDone, Remaining()))
         {
+            // Drop the rest of the transaction, but keep the connection: what was delivered before
+            // it must still be confirmed, or a restart would repeat it too.
             _logger.LogWarning("A transaction was still arriving at the shutdown deadline; it will be streamed again after restart");
-            readCts.Cancel();
+            stream.StopNow();
         }
 
         if (sink.Fatal is null && !await Completes(pumpTask, Remaining()))

@@ -67,6 +67,19 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
         }
     }
 
+    /// <summary>An event counted by <see cref="Produced"/> that librdkafka refused: release it here, no report will come.</summary>
+    public void Unproduced(long bytes)
+    {
+        _events--;
+        lock (_bytesGate)
+        {
+            _unackedBytes -= bytes;
+            _unackedEvents--;
+        }
+
+        budget.Release(bytes);
+    }
+
     private Action<Confluent.Kafka.DeliveryReport<byte[]?, byte[]?>>? _onDelivery;
 
     // Reports carry only the status: release an even share, the last one the remainder. Aborted
@@ -111,18 +124,19 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
             var lsn = _committed[^1].Transaction.EndLsn;
             try
             {
-                sink.Producer.Produce(checkpoints.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = checkpoints.Key, Value = checkpoints.Record(lsn) });
+                ProduceCheckpoint(lsn);
                 sink.CommitTransaction(CommitTimeout);
+                _abortsInARow = 0;
             }
             catch (Confluent.Kafka.ProduceException<byte[]?, byte[]?> e) when (sink.Fatal is null)
             {
                 Abort();
-                throw new KafkaTransactionAbortedException(e.Error.Reason, e);
+                throw Aborted(new KafkaTransactionAbortedException(e.Error.Reason, e));
             }
-            catch (KafkaTransactionAbortedException)
+            catch (KafkaTransactionAbortedException e)
             {
                 Reset(abandon: true);
-                throw;
+                throw Aborted(e);
             }
 
             logger.LogDebug("Committed a Kafka transaction of {Count} PostgreSQL transactions up to {Lsn}", _committed.Count, new NpgsqlLogSequenceNumber(lsn));
@@ -131,6 +145,38 @@ public sealed class TransactionBatcher(ReplicatorConfig config, KafkaSink sink, 
         foreach (var transaction in _committed)
             transaction.ReleaseHold();
         Reset(abandon: false);
+    }
+
+    private const int MaxAbortsInARow = 5;
+    private int _abortsInARow;
+
+    /// <summary>
+    /// A transaction aborted again and again without a commit in between is refused by the brokers
+    /// for good (e.g. a record over the topic's max.message.bytes, or no write permission on a topic):
+    /// streaming it again would loop forever, so stop with exit code 4.
+    /// </summary>
+    private Exception Aborted(KafkaTransactionAbortedException e) =>
+        ++_abortsInARow < MaxAbortsInARow
+            ? e
+            : new KafkaFailureException(
+                $"Kafka aborted {_abortsInARow} transactions in a row, the last because of: {e.Message}. Check that every topic accepts " +
+                "the events (write permission, the topic's max.message.bytes, cleanup.policy)", e);
+
+    private void ProduceCheckpoint(ulong lsn)
+    {
+        var message = new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = checkpoints.Key, Value = checkpoints.Record(lsn) };
+        while (true)
+        {
+            try
+            {
+                sink.Producer.Produce(checkpoints.Topic, message);
+                return;
+            }
+            catch (Confluent.Kafka.ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull)
+            {
+                Thread.Sleep(2); // the batch's own events fill the queue; they drain within milliseconds
+            }
+        }
     }
 
     /// <summary>Aborts the open Kafka transaction (the stream ended inside a PostgreSQL transaction, or failed).</summary>

@@ -19,9 +19,11 @@ public static class PostgresFailures
             return true;
         if (Find<PostgresException>(error) is { } pg)
         {
+            // An explicit list, not Npgsql's IsTransient: that includes 55000, which is also an
+            // invalidated slot (max_slot_wal_keep_size exceeded) and needs a human, not a retry.
             return pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
                 or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
-                || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.IsTransient;
+                || pg.SqlState.StartsWith("08", StringComparison.Ordinal);
         }
 
         // Any other Npgsql error is about the connection itself (lost, reset, or ended by the server

@@ -137,6 +137,9 @@ public sealed class ReplicationStream : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops handing over messages now, even inside a transaction (the shutdown deadline passed); the rest is resent after restart.</summary>
+    public void StopNow() => StopForwarding(0, idle: false);
+
     /// <summary>
     /// The position a fully idle pipeline may confirm: the last WAL position the server reported,
     /// provided no transaction is open here. Any transaction whose commit lies before it has been

@@ -8,8 +8,11 @@ using PgReplicateKafka.Operations;
 namespace PgReplicateKafka.Source;
 
 /// <summary>What the replication stream needs that a plain SQL connection provides.</summary>
-public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumber startLsn, TypeCatalog types) : IAsyncDisposable
+public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumber startLsn, bool slotCreated, TypeCatalog types) : IAsyncDisposable
 {
+    /// <summary>The slot was created by this start: nothing before it belongs to this stream.</summary>
+    public bool SlotCreated { get; } = slotCreated;
+
     /// <summary>A plain SQL connection kept open for catalog look-ups while streaming.</summary>
     public NpgsqlConnection Catalog { get; } = catalog;
 
@@ -46,9 +49,9 @@ public static class SourceSetup
                 throw new SlotBusyException(busy.Message);
 
             await EnsurePublicationAsync(connection, config, logger, ct);
-            var startLsn = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
+            var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
             var types = await TypeCatalog.LoadAsync(connection, ct);
-            return new SourceState(connection, startLsn, types);
+            return new SourceState(connection, startLsn, slotCreated, types);
         }
         catch
         {
@@ -93,7 +96,7 @@ public static class SourceSetup
         logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, tables);
     }
 
-    private static async Task<NpgsqlLogSequenceNumber> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
+    private static async Task<(NpgsqlLogSequenceNumber Lsn, bool Created)> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
     {
         await using (var find = new NpgsqlCommand(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
@@ -105,7 +108,7 @@ public static class SourceSetup
             {
                 var lsn = NpgsqlLogSequenceNumber.Parse(reader.GetString(0));
                 logger.LogInformation("Resuming replication slot {Slot} from {Lsn}", config.SlotName, lsn);
-                return lsn;
+                return (lsn, false);
             }
         }
 
@@ -122,7 +125,7 @@ public static class SourceSetup
         {
             var lsn = NpgsqlLogSequenceNumber.Parse((string)(await command.ExecuteScalarAsync(ct))!);
             logger.LogInformation("Created replication slot {Slot} at {Lsn}", config.SlotName, lsn);
-            return lsn;
+            return (lsn, true);
         }
         catch (PostgresException e)
         {
