@@ -30,7 +30,7 @@ public sealed class RowData
         _kinds = ArrayPool<ValueKind>.Shared.Rent(columnCount);
         _offsets = ArrayPool<int>.Shared.Rent(columnCount);
         _lengths = ArrayPool<int>.Shared.Rent(columnCount);
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(expectedBytes, 256));
+        _buffer = Allocate(Math.Max(expectedBytes, 256));
     }
 
     public int ColumnCount { get; }
@@ -51,9 +51,9 @@ public sealed class RowData
     {
         if (_used + length > _buffer.Length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _used + length));
+            var bigger = Allocate(Math.Max(_buffer.Length * 2, _used + length));
             _buffer.AsSpan(0, _used).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Free(_buffer);
             _buffer = bigger;
         }
 
@@ -64,9 +64,21 @@ public sealed class RowData
         return _buffer.AsMemory(_offsets[column], length);
     }
 
+    // The shared pool keeps up to eight arrays per size and core: fine for rows of kilobytes, but
+    // rows of megabytes would keep tens of megabytes alive there, so those are left to the GC.
+    private const int LargestPooled = 1 << 20;
+
+    private static byte[] Allocate(int size) => size <= LargestPooled ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
+
+    private static void Free(byte[] buffer)
+    {
+        if (buffer.Length <= LargestPooled)
+            ArrayPool<byte>.Shared.Return(buffer);
+    }
+
     public void Release()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Free(_buffer);
         ArrayPool<ValueKind>.Shared.Return(_kinds);
         ArrayPool<int>.Shared.Return(_offsets);
         ArrayPool<int>.Shared.Return(_lengths);

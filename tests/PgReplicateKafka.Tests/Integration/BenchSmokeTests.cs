@@ -31,7 +31,11 @@ public class BenchSmokeTests
         {
             var numeric = workload == "latency" ? new[] { 1, 2, 5, 6, 7, 8, 9 } : [1, 2, 3, 4, 5, 6];
             foreach (var column in numeric)
-                Assert.True(Number(cells[column]) > 0, $"{workload}: column {column} is '{cells[column]}', expected a positive number:\n{output}");
+            {
+                // CPU time comes in 10 ms clock ticks: at smoke sizes a workload can take less than one.
+                var value = Number(cells[column]);
+                Assert.True(column == 5 ? value >= 0 : value > 0, $"{workload}: column {column} is '{cells[column]}', expected a positive number:\n{output}");
+            }
         }
     }
 
