@@ -328,6 +328,15 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             _logger.LogDebug("Replication stream ended: {Reason}", e.Message);
         }
 
+        // Exactly-once may still be retrying a commit while Kafka is away: do not wait past the
+        // shutdown bound for it. An open Kafka transaction is aborted by the next instance's
+        // InitTransactions, and what it held was never confirmed, so it is streamed again.
+        if (!await Completes(pumpTask, Remaining() + TimeSpan.FromSeconds(1)))
+        {
+            _logger.LogWarning("Kafka did not finish the open transaction before the shutdown deadline; it will be streamed again after restart");
+            return failure;
+        }
+
         try
         {
             await pumpTask;
