@@ -9,12 +9,9 @@ public enum ChangeOperation
 }
 
 /// <summary>A PostgreSQL transaction as the source announced it (pgoutput BEGIN).</summary>
-public sealed class SourceTransaction(uint xid, ulong commitLsn, DateTime commitTimestamp)
+public sealed class SourceTransaction(uint xid, DateTime commitTimestamp)
 {
     public uint Xid { get; } = xid;
-
-    /// <summary>LSN of the commit record (known from BEGIN already).</summary>
-    public ulong CommitLsn { get; } = commitLsn;
 
     public DateTime CommitTimestamp { get; } = commitTimestamp;
 

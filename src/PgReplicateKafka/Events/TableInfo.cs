@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using PgReplicateKafka.Events.Values;
 
@@ -29,7 +28,6 @@ public sealed class TableInfo
         JsonSchema = JsonEncodedText.Encode(schema);
         JsonName = JsonEncodedText.Encode(name);
         QualifiedName = schema + "." + name;
-        TopicUtf8 = Encoding.UTF8.GetBytes(topic);
     }
 
     public uint RelationId { get; }
@@ -47,5 +45,4 @@ public sealed class TableInfo
     public int[] KeyColumns { get; }
 
     public string Topic { get; }
-    public byte[] TopicUtf8 { get; }
 }

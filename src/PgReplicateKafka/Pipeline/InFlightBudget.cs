@@ -12,8 +12,6 @@ public sealed class InFlightBudget(long limit)
     private int _waiting;
     private TaskCompletionSource _roomFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public long Limit => limit;
-
     public long Bytes => Interlocked.Read(ref _bytes);
 
     public async ValueTask WaitForRoomAsync(CancellationToken ct)

@@ -115,9 +115,6 @@ public sealed class KafkaSink : IDisposable
         }
     }
 
-    /// <summary>Waits up to <paramref name="timeout"/> for every queued message; returns how many are still undelivered.</summary>
-    public int Flush(TimeSpan timeout) => _producer.Flush(timeout);
-
     public void Dispose() => _producer.Dispose();
 
     /// <summary>Exactly-once: registers the transactional.id, aborting what a previous instance left open and fencing it.</summary>

@@ -89,9 +89,6 @@ public sealed class ReplicationStream : IAsyncDisposable
     /// <summary>The latest WAL position the server reported (data or keepalive), for the lag metric.</summary>
     public ulong LastReceivedLsn => (ulong)_connection.LastReceivedLsn;
 
-    /// <summary>Number of transactions whose commit has been handed over.</summary>
-    public long ForwardedCommits => Interlocked.Read(ref _forwardedCommits);
-
     /// <summary>
     /// Streams until cancelled; throws when the connection fails or the server ends the stream.
     /// Messages arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.
@@ -119,7 +116,7 @@ public sealed class ReplicationStream : IAsyncDisposable
         }
         finally
         {
-            StopForwarding(_connection.LastReceivedLsn, idle: false);
+            StopNow();
         }
     }
 
@@ -173,8 +170,6 @@ public sealed class ReplicationStream : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 
-    private void StopForwarding(NpgsqlLogSequenceNumber lsn, bool idle) => StopForwarding((ulong)lsn, idle);
-
     private void StopForwarding(ulong lsn, bool idle)
     {
         lock (_gate)
@@ -194,17 +189,9 @@ public sealed class ReplicationStream : IAsyncDisposable
         switch (message)
         {
             case BeginMessage begin:
+                // No stop can be pending here: one requested between transactions stopped forwarding at once.
                 lock (_gate)
-                {
-                    if (_stopRequested)
-                    {
-                        StopForwarding(begin.WalStart, idle: true);
-                        return;
-                    }
-
-                    _transaction = new SourceTransaction(
-                        begin.TransactionXid, (ulong)begin.TransactionFinalLsn, begin.TransactionCommitTimestamp);
-                }
+                    _transaction = new SourceTransaction(begin.TransactionXid, begin.TransactionCommitTimestamp);
 
                 break;
 

@@ -13,7 +13,7 @@ public class DeliveryTrackerTests
         Topic = "t",
     };
 
-    private static SourceTransaction Tx(ulong endLsn) => new(xid: (uint)endLsn, commitLsn: endLsn - 1, DateTime.UtcNow) { EndLsn = endLsn };
+    private static SourceTransaction Tx(ulong endLsn) => new(xid: (uint)endLsn, DateTime.UtcNow) { EndLsn = endLsn };
 
     [Fact]
     public void Confirms_a_transaction_only_after_its_commit_and_every_ack()

@@ -76,7 +76,7 @@ public class MetricsTests
     {
         var metrics = new ReplicatorMetrics();
         var tracker = new DeliveryTracker(metrics);
-        var transaction = tracker.Begin(new SourceTransaction(1, 99, DateTime.UtcNow) { EndLsn = 100 });
+        var transaction = tracker.Begin(new SourceTransaction(1, DateTime.UtcNow) { EndLsn = 100 });
         transaction.AddEvent(7);
         metrics.EventProduced("public.items", ChangeOperation.Insert, 7);
         transaction.Commit();
