@@ -6,6 +6,9 @@ public enum ChangeOperation
     Update,
     Delete,
     Truncate,
+
+    /// <summary>A row read by a snapshot, not a change from the stream.</summary>
+    Read,
 }
 
 /// <summary>A PostgreSQL transaction as the source announced it (pgoutput BEGIN).</summary>

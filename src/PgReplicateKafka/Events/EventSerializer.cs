@@ -18,6 +18,7 @@ public sealed class EventSerializer
     private static readonly JsonEncodedText Update = JsonEncodedText.Encode("UPDATE");
     private static readonly JsonEncodedText Delete = JsonEncodedText.Encode("DELETE");
     private static readonly JsonEncodedText Truncate = JsonEncodedText.Encode("TRUNCATE");
+    private static readonly JsonEncodedText Read = JsonEncodedText.Encode("READ");
     private static readonly JsonEncodedText Connector = JsonEncodedText.Encode(ConnectorName);
     private static readonly JsonEncodedText Version = JsonEncodedText.Encode(ProductInfo.Version);
 
@@ -64,6 +65,7 @@ public sealed class EventSerializer
         w.WriteString("version"u8, Version);
         w.WriteString("connector"u8, Connector);
         w.WriteNumber("ts_ms"u8, change.Transaction.CommitTimestampMs);
+        w.WriteBoolean("snapshot"u8, change.Operation == ChangeOperation.Read);
         w.WriteString("db"u8, _database);
         w.WriteString("schema"u8, table.JsonSchema);
         w.WriteString("table"u8, table.JsonName);
@@ -153,6 +155,7 @@ public sealed class EventSerializer
         ChangeOperation.Insert => Insert,
         ChangeOperation.Update => Update,
         ChangeOperation.Delete => Delete,
+        ChangeOperation.Read => Read,
         _ => Truncate,
     };
 

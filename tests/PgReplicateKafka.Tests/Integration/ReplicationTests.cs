@@ -52,6 +52,7 @@ public class ReplicationTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.True((long)ada.Value["ts_ms"]! >= (long)ada.Source["ts_ms"]!);
         Assert.Equal("0.1.0", (string)ada.Source["version"]!);
         Assert.Equal("pg-replicate-kafka", (string)ada.Source["connector"]!);
+        Assert.False((bool)ada.Source["snapshot"]!);
         Assert.Equal(run.Database, (string)ada.Source["db"]!);
         Assert.Equal("users", (string)ada.Source["table"]!);
         Assert.Equal("public", (string)ada.Source["schema"]!);
