@@ -30,7 +30,7 @@ var check = new Command("check", "Check the configuration, PostgreSQL and Kafka,
 };
 check.SetAction((parse, _) => Execute(parse, async (_, stop) =>
 {
-    var report = await Preflight.CheckAsync(parse.GetRequiredValue(configOption).FullName, stop);
+    var report = await CheckCommand.RunAsync(parse.GetRequiredValue(configOption).FullName, stop);
     report.WriteTo(Console.Out);
     return report.ExitCode;
 }));

@@ -30,3 +30,13 @@ public sealed class PostgresSetupException(string message, Exception? inner = nu
 /// <summary>A Kafka failure (exit code 4).</summary>
 public sealed class KafkaFailureException(string message, Exception? inner = null)
     : ReplicatorException(ExitCodes.KafkaFailure, message, inner);
+
+/// <summary>A Kafka transaction was aborted; its PostgreSQL transactions must be streamed again.</summary>
+public sealed class KafkaTransactionAbortedException(string reason, Exception inner)
+    : Exception($"a Kafka transaction was aborted ({reason})", inner);
+
+/// <summary>The server ended the replication stream without an error (e.g. the walsender exited).</summary>
+public sealed class ReplicationEndedException() : Exception("the replication stream from PostgreSQL ended unexpectedly");
+
+/// <summary>The slot is active for another walsender (seen before START_REPLICATION would say so).</summary>
+public sealed class SlotBusyException(string message) : Exception(message);

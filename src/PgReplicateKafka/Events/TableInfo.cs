@@ -13,10 +13,10 @@ public sealed class ColumnInfo(string name, PgType type, bool isReplicaIdentity)
     public bool IsReplicaIdentity { get; } = isReplicaIdentity;
 }
 
-/// <summary>What we know of a published table: its columns, key and topic.</summary>
+/// <summary>What we know of a published table: its columns and key.</summary>
 public sealed class TableInfo
 {
-    public TableInfo(uint relationId, string schema, string name, IReadOnlyList<ColumnInfo> columns, bool identityIsFull, int[] keyColumns, string topic)
+    public TableInfo(uint relationId, string schema, string name, IReadOnlyList<ColumnInfo> columns, bool identityIsFull, int[] keyColumns)
     {
         RelationId = relationId;
         Schema = schema;
@@ -24,7 +24,6 @@ public sealed class TableInfo
         Columns = columns;
         IdentityIsFull = identityIsFull;
         KeyColumns = keyColumns;
-        Topic = topic;
         JsonSchema = JsonEncodedText.Encode(schema);
         JsonName = JsonEncodedText.Encode(name);
         QualifiedName = schema + "." + name;
@@ -43,6 +42,4 @@ public sealed class TableInfo
 
     /// <summary>Indexes of the columns that make the Kafka message key; empty means a null key.</summary>
     public int[] KeyColumns { get; }
-
-    public string Topic { get; }
 }

@@ -1,3 +1,5 @@
+using PgReplicateKafka.Source;
+
 namespace PgReplicateKafka.Pipeline;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace PgReplicateKafka.Pipeline;
 /// releases, which keeps it free of deadlocks. One event may overshoot the limit, so a row larger
 /// than the limit still passes.
 /// </summary>
-public sealed class InFlightBudget(long limit)
+public sealed class InFlightBudget(long limit) : IBackpressure
 {
     private long _bytes;
     private int _waiting;

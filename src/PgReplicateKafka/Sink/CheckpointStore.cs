@@ -3,8 +3,8 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
-using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events;
 
 namespace PgReplicateKafka.Sink;
 
@@ -24,14 +24,15 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
     {
         database = config.Postgres.Database,
         slot = config.Postgres.SlotName,
-        lsn = new NpgsqlLogSequenceNumber(lsn).ToString(),
+        lsn = Lsn.Format(lsn),
         ts_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
     });
 
     /// <summary>Creates the topic compacted when the cluster allows it; an existing topic (or a broker without CreateTopics) is fine.</summary>
-    public async Task EnsureTopicAsync(IProducer<byte[]?, byte[]?> producer)
+    public async Task EnsureTopicAsync()
     {
-        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        // Its failures are the producer's too, and the producer reports them.
+        using var admin = new AdminClientBuilder(KafkaSettings.Client(config.Kafka)).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         try
         {
             await admin.CreateTopicsAsync(
@@ -48,16 +49,13 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
     /// <summary>The LSN of the last committed checkpoint of this database and slot, or 0 when there is none.</summary>
     public ulong ReadLast(TimeSpan timeout)
     {
-        var settings = new ConsumerConfig
+        var settings = new ConsumerConfig(KafkaSettings.Client(config.Kafka))
         {
-            BootstrapServers = string.Join(',', config.Kafka.Brokers),
             GroupId = "pg-replicate-kafka-checkpoint-reader",
             IsolationLevel = IsolationLevel.ReadCommitted,
             EnableAutoCommit = false,
             EnablePartitionEof = true,
         };
-        foreach (var (key, value) in config.Kafka.Properties)
-            settings.Set(key, value);
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).Build();
 
         using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
@@ -92,7 +90,7 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
             }
 
             if (result.Message.Key is { } key && key.AsSpan().SequenceEqual(Key) && result.Message.Value is { } value)
-                last = (ulong)NpgsqlLogSequenceNumber.Parse(JsonDocument.Parse(value).RootElement.GetProperty("lsn").GetString()!);
+                last = Lsn.Parse(JsonDocument.Parse(value).RootElement.GetProperty("lsn").GetString()!);
         }
 
         return last;

@@ -7,8 +7,6 @@ using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
-using PgReplicateKafka.Events.Values;
-using PgReplicateKafka.Pipeline;
 
 namespace PgReplicateKafka.Source;
 
@@ -21,30 +19,26 @@ public sealed class ReplicationStream : IAsyncDisposable
     private readonly ReplicatorConfig _config;
     private readonly SourceState _state;
     private readonly ChannelWriter<SourceMessage> _output;
-    private readonly InFlightBudget _budget;
+    private readonly IBackpressure _backpressure;
     private readonly NpgsqlLogSequenceNumber _startLsn;
     private readonly ILogger _logger;
     private readonly LogicalReplicationConnection _connection;
     private readonly Dictionary<uint, TableInfo> _tables = [];
 
-    // Guards the hand-over state below, shared with the replicator's checkpoint and stop calls.
-    private readonly Lock _gate = new();
+    private readonly StreamGate _gate = new();
+
+    // Only the receive loop reads and writes it.
     private SourceTransaction? _transaction;
-    private bool _stopRequested;
-    private bool _forwardingStopped;
-    private long _forwardedCommits;
-    private ulong _stoppedAt;
-    private readonly TaskCompletionSource _forwardingDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ReplicationStream(
-        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, InFlightBudget budget,
+        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
         ILogger logger, LogicalReplicationConnection connection)
     {
         _config = config;
         _state = state;
         _startLsn = startLsn;
         _output = output;
-        _budget = budget;
+        _backpressure = backpressure;
         _logger = logger;
         _connection = connection;
     }
@@ -55,7 +49,7 @@ public sealed class ReplicationStream : IAsyncDisposable
     /// already, and PostgreSQL skips them.
     /// </summary>
     public static async Task<ReplicationStream> OpenAsync(
-        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, InFlightBudget budget,
+        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
         ILogger logger, CancellationToken ct)
     {
         var connection = new LogicalReplicationConnection(PostgresConnections.ReplicationConnectionString(config.Postgres))
@@ -77,11 +71,11 @@ public sealed class ReplicationStream : IAsyncDisposable
 
         // Status updates must never report less than what is already delivered.
         connection.SetReplicationStatus(startLsn);
-        return new ReplicationStream(config, state, startLsn, output, budget, logger, connection);
+        return new ReplicationStream(config, state, startLsn, output, backpressure, logger, connection);
     }
 
     /// <summary>Completes when no more messages will be handed over (stop requested, or the stream ended).</summary>
-    public Task ForwardingDone => _forwardingDone.Task;
+    public Task ForwardingDone => _gate.Done;
 
     /// <summary>The walsender's process id: the slot shows it as active_pid once streaming has started.</summary>
     public int ProcessId => _connection.ProcessID;
@@ -101,7 +95,7 @@ public sealed class ReplicationStream : IAsyncDisposable
         {
             await foreach (var message in _connection.StartReplication(slot, options, ct, _startLsn))
             {
-                if (Volatile.Read(ref _forwardingStopped))
+                if (_gate.Stopped)
                     continue;
                 await HandleAsync(message, ct);
             }
@@ -126,40 +120,21 @@ public sealed class ReplicationStream : IAsyncDisposable
     /// </summary>
     public void RequestStop()
     {
-        lock (_gate)
-        {
-            _stopRequested = true;
-            if (_transaction is null)
-                StopForwarding((ulong)_connection.LastReceivedLsn, idle: true);
-        }
+        if (_gate.RequestStop((ulong)_connection.LastReceivedLsn))
+            _output.TryComplete();
     }
 
     /// <summary>Stops handing over messages now, even inside a transaction (the shutdown deadline passed); the rest is resent after restart.</summary>
-    public void StopNow() => StopForwarding(0, idle: false);
-
-    /// <summary>
-    /// The position a fully idle pipeline may confirm: the last WAL position the server reported,
-    /// provided no transaction is open here. Any transaction whose commit lies before it has been
-    /// handed over already (messages arrive in order), so the caller must also check that all
-    /// <paramref name="forwardedCommits"/> are delivered.
-    /// </summary>
-    public bool TryGetIdlePosition(out ulong lsn, out long forwardedCommits)
+    public void StopNow()
     {
-        lock (_gate)
-        {
-            if (_forwardingStopped)
-            {
-                lsn = _stoppedAt;
-                forwardedCommits = _forwardedCommits;
-                return lsn != 0;
-            }
-
-            // Read the position first: a BEGIN Npgsql read meanwhile is safe to confirm (its commit lies after it).
-            lsn = (ulong)_connection.LastReceivedLsn;
-            forwardedCommits = _forwardedCommits;
-            return _transaction is null;
-        }
+        if (_gate.StopNow())
+            _output.TryComplete();
     }
+
+    /// <inheritdoc cref="StreamGate.TryGetIdlePosition"/>
+    public bool TryGetIdlePosition(out ulong lsn, out long forwardedCommits) =>
+        // Read the position first: a BEGIN Npgsql read meanwhile is safe to confirm (its commit lies after it).
+        _gate.TryGetIdlePosition((ulong)_connection.LastReceivedLsn, out lsn, out forwardedCommits);
 
     /// <summary>Reports <paramref name="lsn"/> as flushed and applied to PostgreSQL now.</summary>
     public async Task ConfirmAsync(ulong lsn, CancellationToken ct)
@@ -170,28 +145,13 @@ public sealed class ReplicationStream : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 
-    private void StopForwarding(ulong lsn, bool idle)
-    {
-        lock (_gate)
-        {
-            if (_forwardingStopped)
-                return;
-            _forwardingStopped = true;
-            _stoppedAt = idle ? lsn : 0;
-        }
-
-        _output.TryComplete();
-        _forwardingDone.TrySetResult();
-    }
-
     private async Task HandleAsync(PgOutputReplicationMessage message, CancellationToken ct)
     {
         switch (message)
         {
             case BeginMessage begin:
-                // No stop can be pending here: one requested between transactions stopped forwarding at once.
-                lock (_gate)
-                    _transaction = new SourceTransaction(begin.TransactionXid, begin.TransactionCommitTimestamp);
+                _gate.Begin();
+                _transaction = new SourceTransaction(begin.TransactionXid, begin.TransactionCommitTimestamp);
 
                 break;
 
@@ -241,14 +201,10 @@ public sealed class ReplicationStream : IAsyncDisposable
             case CommitMessage commit:
                 var transaction = CurrentTransaction();
                 transaction.EndLsn = (ulong)commit.TransactionEndLsn;
-                await _output.WriteAsync(new TransactionCommitted(transaction), ct);
-                lock (_gate)
-                {
-                    _transaction = null;
-                    _forwardedCommits++;
-                    if (_stopRequested)
-                        StopForwarding(transaction.EndLsn, idle: true);
-                }
+                await WriteAsync(new TransactionCommitted(transaction), ct);
+                _transaction = null;
+                if (_gate.Committed(transaction.EndLsn))
+                    _output.TryComplete();
 
                 break;
 
@@ -259,9 +215,22 @@ public sealed class ReplicationStream : IAsyncDisposable
     private async ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct)
     {
         // Backpressure: wait while Kafka has not yet acknowledged enough of what we handed over.
-        await _budget.WaitForRoomAsync(ct);
-        _budget.Add(change.ByteSize);
-        await _output.WriteAsync(change, ct);
+        await _backpressure.WaitForRoomAsync(ct);
+        _backpressure.Add(change.ByteSize);
+        await WriteAsync(change, ct);
+    }
+
+    private async ValueTask WriteAsync(SourceMessage message, CancellationToken ct)
+    {
+        try
+        {
+            await _output.WriteAsync(message, ct);
+        }
+        catch (ChannelClosedException) when (_gate.Stopped)
+        {
+            // A stop at the shutdown deadline closed the channel under us: what was not handed over
+            // is not confirmed, so PostgreSQL resends it; the session still confirms what was delivered.
+        }
     }
 
     private SourceTransaction CurrentTransaction() =>
@@ -312,13 +281,13 @@ public sealed class ReplicationStream : IAsyncDisposable
         {
             var column = relation.Columns[i];
             if (!_state.Types.Contains(column.DataTypeId))
-                _state.Types = await TypeCatalog.LoadAsync(_state.Catalog, ct); // a type created after we started
+                _state.Types = await PostgresCatalog.LoadTypesAsync(_state.Catalog, ct); // a type created after we started
             var isIdentity = (column.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0;
             columns[i] = new ColumnInfo(column.ColumnName, _state.Types.Resolve(column.DataTypeId), isIdentity);
         }
 
         var full = relation.ReplicaIdentity == RelationMessage.ReplicaIdentitySetting.AllColumns;
-        var keyNames = full ? await PrimaryKeyAsync(relation.RelationId, ct) : [];
+        var keyNames = full ? await PostgresCatalog.PrimaryKeyAsync(_state.Catalog, relation.RelationId, ct) : [];
         var key = new List<int>();
         for (var i = 0; i < columns.Length; i++)
         {
@@ -326,21 +295,7 @@ public sealed class ReplicationStream : IAsyncDisposable
                 key.Add(i);
         }
 
-        var topic = $"{_config.Kafka.TopicPrefix}.{relation.Namespace}.{relation.RelationName}";
-        _logger.LogDebug("Table {Schema}.{Table} (relation {Id}) streams to {Topic}", relation.Namespace, relation.RelationName, relation.RelationId, topic);
-        return new TableInfo(relation.RelationId, relation.Namespace, relation.RelationName, columns, full, [.. key], topic);
-    }
-
-    private async Task<HashSet<string>> PrimaryKeyAsync(uint relationId, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(
-            "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) " +
-            "WHERE i.indrelid = $1::oid AND i.indisprimary", _state.Catalog);
-        command.Parameters.Add(new NpgsqlParameter { Value = (long)relationId });
-        var names = new HashSet<string>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            names.Add(reader.GetString(0));
-        return names;
+        _logger.LogDebug("Table {Schema}.{Table} is relation {Id}", relation.Namespace, relation.RelationName, relation.RelationId);
+        return new TableInfo(relation.RelationId, relation.Namespace, relation.RelationName, columns, full, [.. key]);
     }
 }

@@ -3,7 +3,6 @@ using Npgsql;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events.Values;
-using PgReplicateKafka.Operations;
 
 namespace PgReplicateKafka.Source;
 
@@ -25,67 +24,32 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
 }
 
 /// <summary>
-/// Prepares PostgreSQL for streaming: the preflight checks pass, the publication exists (or is created when asked), the slot
-/// exists with the pgoutput plugin (created when missing), and the type catalog is loaded.
+/// Prepares PostgreSQL for streaming, once the preflight checks passed: the publication exists (or
+/// is created when asked), the slot exists (created when missing), and the type catalog is loaded.
 /// </summary>
 public static class SourceSetup
 {
+    /// <param name="connection">An open catalog connection; the returned state owns it.</param>
     /// <param name="createSlot">
     /// Create the slot when it is missing: true on first start only. A slot that disappears while we
     /// run was dropped by someone, and silently recreating it would skip every change in between.
     /// </param>
-    public static async Task<SourceState> PrepareAsync(PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct)
+    public static async Task<SourceState> PrepareAsync(NpgsqlConnection connection, PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct)
     {
-        var connection = await PostgresConnections.OpenCatalogAsync(config, ct);
-        try
-        {
-            // The same checks as the check command, so run fails with the same messages.
-            var checks = new CheckReport(await PostgresChecks.RunAsync(connection, config, ct));
-            foreach (var warning in checks.Results.Where(r => r.Outcome == CheckOutcome.Warning))
-                logger.LogWarning("{Check}: {Message}", warning.Name, warning.Message);
-            // A slot in use elsewhere is not an error for run: this instance is the standby.
-            new CheckReport([.. checks.Results.Where(r => !r.SlotBusy)]).ThrowIfFailed();
-            if (checks.Results.FirstOrDefault(r => r.SlotBusy) is { } busy)
-                throw new SlotBusyException(busy.Message);
-
-            await EnsurePublicationAsync(connection, config, logger, ct);
-            var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
-            var types = await TypeCatalog.LoadAsync(connection, ct);
-            return new SourceState(connection, startLsn, slotCreated, types);
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
-
-    public static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
-
-    /// <summary>Quotes "schema.table" or "table" (then in schema public) for SQL.</summary>
-    public static string QuoteTable(string qualifiedName)
-    {
-        var dot = qualifiedName.IndexOf('.');
-        return dot < 0
-            ? QuoteIdentifier("public") + "." + QuoteIdentifier(qualifiedName)
-            : QuoteIdentifier(qualifiedName[..dot]) + "." + QuoteIdentifier(qualifiedName[(dot + 1)..]);
+        await EnsurePublicationAsync(connection, config, logger, ct);
+        var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
+        var types = await PostgresCatalog.LoadTypesAsync(connection, ct);
+        return new SourceState(connection, startLsn, slotCreated, types);
     }
 
     /// <summary>Creates the publication when it is missing (the checks made sure create_publication allows it).</summary>
     private static async Task EnsurePublicationAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
     {
-        await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", connection))
-        {
-            exists.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
-            if ((long)(await exists.ExecuteScalarAsync(ct))! > 0)
-                return;
-        }
-
-        var tables = string.Join(", ", config.Tables.Select(QuoteTable));
-        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {QuoteIdentifier(config.Publication)} FOR TABLE {tables}", connection);
+        if (await PostgresCatalog.PublicationExistsAsync(connection, config.Publication, ct))
+            return;
         try
         {
-            await create.ExecuteNonQueryAsync(ct);
+            await PostgresCatalog.CreatePublicationAsync(connection, config.Publication, config.Tables, ct);
         }
         catch (PostgresException e)
         {
@@ -93,23 +57,16 @@ public static class SourceSetup
                 $"cannot create publication \"{config.Publication}\" for [postgres] tables: {e.MessageText} (SQLSTATE {e.SqlState})", e);
         }
 
-        logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, tables);
+        logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, string.Join(", ", config.Tables));
     }
 
     private static async Task<(NpgsqlLogSequenceNumber Lsn, bool Created)> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
     {
-        await using (var find = new NpgsqlCommand(
-            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", connection))
+        // Plugin, database and activity were checked already.
+        if (await ReplicationSlots.ConfirmedFlushAsync(connection, config.SlotName, ct) is { } confirmed)
         {
-            // Plugin, database and activity were checked already.
-            find.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
-            await using var reader = await find.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct))
-            {
-                var lsn = NpgsqlLogSequenceNumber.Parse(reader.GetString(0));
-                logger.LogInformation("Resuming replication slot {Slot} from {Lsn}", config.SlotName, lsn);
-                return (lsn, false);
-            }
+            logger.LogInformation("Resuming replication slot {Slot} from {Lsn}", config.SlotName, confirmed);
+            return (confirmed, false);
         }
 
         if (!create)
@@ -119,11 +76,9 @@ public static class SourceSetup
                 "check who dropped it; restarting pg-replicate-kafka creates a new slot and streams from now on");
         }
 
-        await using var command = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
         try
         {
-            var lsn = NpgsqlLogSequenceNumber.Parse((string)(await command.ExecuteScalarAsync(ct))!);
+            var lsn = await ReplicationSlots.CreateAsync(connection, config.SlotName, ct);
             logger.LogInformation("Created replication slot {Slot} at {Lsn}", config.SlotName, lsn);
             return (lsn, true);
         }

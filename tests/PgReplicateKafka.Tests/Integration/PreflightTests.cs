@@ -4,8 +4,8 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
-using PgReplicateKafka.Operations;
 using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Tests.Fixtures;
 
 namespace PgReplicateKafka.Tests.Integration;

@@ -2,7 +2,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
+using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Sink;
 using PgReplicateKafka.Tests.Fixtures;
 
 namespace PgReplicateKafka.Tests.Integration;
@@ -81,7 +83,14 @@ public sealed class ReplicatorRun : IAsyncDisposable
     public async Task StartAsync(ILoggerFactory? loggerFactory = null)
     {
         _stop = new CancellationTokenSource();
-        var replicator = new Replicator(Config, loggerFactory ?? NullLoggerFactory.Instance);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var replicator = new Replicator(Config, loggerFactory, new ReplicatorMetrics(), () =>
+        {
+            var producer = new KafkaSink(Config, loggerFactory.CreateLogger<KafkaSink>());
+            lock (_producers)
+                _producers.Add(producer);
+            return producer;
+        });
         Replicator = replicator;
         _running = Task.Run(() => replicator.RunAsync(_stop.Token));
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -93,6 +102,18 @@ public sealed class ReplicatorRun : IAsyncDisposable
             await Task.Delay(50);
         }
     }
+
+    /// <summary>The producer the replicator uses now (tests inject faults into it).</summary>
+    public KafkaSink CurrentProducer
+    {
+        get
+        {
+            lock (_producers)
+                return _producers[^1];
+        }
+    }
+
+    private readonly List<KafkaSink> _producers = [];
 
     public Exception? LastFailure { get; private set; }
 

@@ -188,12 +188,12 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         var writing = writer.RunAsync();
         await writer.WaitForBatchesAsync(10);
 
-        var first = run.Replicator!.Sink!;
-        KafkaFaults.RaiseFatalError(first.Producer, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
+        var first = run.CurrentProducer;
+        KafkaFaults.RaiseFatalError(first.Client, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
         await writing;
 
         await run.AssertEveryRowDeliveredAsync(kafka.BootstrapServers);
-        Assert.NotSame(first, run.Replicator.Sink);
+        Assert.NotSame(first, run.CurrentProducer);
         Assert.Contains(log.Lines, l => l.StartsWith("Error: Kafka producer failed", StringComparison.Ordinal) && l.Contains("rebuilding it"));
     }
 }

@@ -2,6 +2,7 @@ using Confluent.Kafka;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Pipeline.Delivery;
 
 namespace PgReplicateKafka.Tests.Unit;
 

@@ -6,6 +6,7 @@ using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Pipeline.Delivery;
 
 namespace PgReplicateKafka.Tests.Unit;
 

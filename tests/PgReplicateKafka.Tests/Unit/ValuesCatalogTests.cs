@@ -1,4 +1,5 @@
 using PgReplicateKafka.Events.Values;
+using PgReplicateKafka.Source;
 using static PgReplicateKafka.Events.Values.TypeCatalog;
 
 namespace PgReplicateKafka.Tests.Unit;

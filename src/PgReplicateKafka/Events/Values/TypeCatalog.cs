@@ -1,17 +1,10 @@
 using System.Collections.Frozen;
-using Npgsql;
 
 namespace PgReplicateKafka.Events.Values;
 
 /// <summary>Maps type OIDs to <see cref="PgType"/>; lookups are O(1) and never throw.</summary>
 public sealed class TypeCatalog
 {
-    // One row per type; the array test (element.typarray = oid) excludes int2vector/oidvector,
-    // which have typcategory 'A' but print space-separated, not as array literals.
-    internal const string Sql =
-        "SELECT t.oid, t.typname, t.typtype, t.typbasetype, t.typelem, t.typcategory, t.typdelim, t.typarray, n.nspname "
-        + "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace";
-
     private readonly FrozenDictionary<uint, PgType> _types;
 
     private TypeCatalog(Dictionary<uint, PgType> types) => _types = types.ToFrozenDictionary();
@@ -27,33 +20,8 @@ public sealed class TypeCatalog
     /// <summary>The type for <paramref name="oid"/>, or <see cref="PgType.Unknown"/> (written as printed).</summary>
     public PgType Resolve(uint oid) => _types.TryGetValue(oid, out var type) ? type : PgType.Unknown;
 
-    /// <summary>Reads every type in the connected database: domains, enums, arrays and extension types included.</summary>
-    public static async Task<TypeCatalog> LoadAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
-        var rows = new Dictionary<uint, TypeRow>();
-        await using (var cmd = new NpgsqlCommand(Sql, conn))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                var row = new TypeRow(
-                    reader.GetFieldValue<uint>(0),
-                    reader.GetString(1),
-                    reader.GetChar(2),
-                    reader.GetFieldValue<uint>(3),
-                    reader.GetFieldValue<uint>(4),
-                    reader.GetChar(5),
-                    reader.GetChar(6),
-                    reader.GetFieldValue<uint>(7),
-                    reader.GetString(8));
-                rows[row.Oid] = row;
-            }
-        }
-
-        return FromRows(rows);
-    }
-
-    internal static TypeCatalog FromRows(Dictionary<uint, TypeRow> rows)
+    /// <summary>Builds the catalog from pg_type rows (read by the source).</summary>
+    public static TypeCatalog FromRows(Dictionary<uint, TypeRow> rows)
     {
         var types = new Dictionary<uint, PgType>(rows.Count);
         foreach (var oid in rows.Keys)
@@ -168,6 +136,6 @@ public sealed class TypeCatalog
         return types;
     }
 
-    internal readonly record struct TypeRow(
+    public readonly record struct TypeRow(
         uint Oid, string Name, char TypType, uint BaseType, uint Element, char Category, char Delimiter, uint ArrayType, string Schema);
 }

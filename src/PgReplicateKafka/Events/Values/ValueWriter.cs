@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace PgReplicateKafka.Events.Values;
 
 /// <summary>
-/// Writes one non-null column value, given as PostgreSQL's text output under <see cref="PgSessionSettings"/>,
+/// Writes one non-null column value, given as PostgreSQL's text output under the session settings the source pins (Source.PgSessionSettings),
 /// as JSON. Reformatted scalars whose text does not match the expected shape are written as printed,
 /// so an unexpected format degrades to a string instead of failing the stream.
 /// </summary>

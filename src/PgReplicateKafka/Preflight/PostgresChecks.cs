@@ -2,7 +2,7 @@ using Npgsql;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Source;
 
-namespace PgReplicateKafka.Operations;
+namespace PgReplicateKafka.Preflight;
 
 /// <summary>
 /// Everything PostgreSQL must provide before streaming can start, checked one by one so that
@@ -40,7 +40,7 @@ public static class PostgresChecks
     public static async Task<IReadOnlyList<CheckResult>> RunAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
     {
         var results = new List<CheckResult>();
-        var server = await ReadServerAsync(connection, config, ct);
+        var server = await PostgresCatalog.ReadServerAsync(connection, config.SlotName, ct);
         results.Add(ServerVersion(server));
         results.Add(WalLevel(server));
         results.Add(Role(server, config));
@@ -53,28 +53,6 @@ public static class PostgresChecks
 
     internal static CheckResult Connected(PostgresConfig config) =>
         CheckResult.Pass(Area, "connection", $"connected to {PostgresConnections.Describe(config)}");
-
-    private sealed record ServerFacts(
-        int VersionNum, string Version, string WalLevel, bool Replication, bool Superuser,
-        int MaxSlots, long UsedSlots, bool SlotExists, int MaxWalSenders, long UsedWalSenders);
-
-    private static async Task<ServerFacts> ReadServerAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand("""
-            SELECT current_setting('server_version_num')::int, current_setting('server_version'), current_setting('wal_level'),
-                   r.rolreplication, r.rolsuper,
-                   current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_replication_slots),
-                   EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1),
-                   current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_stat_replication)
-            FROM pg_roles r WHERE r.rolname = current_user
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        return new ServerFacts(
-            reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.GetBoolean(3), reader.GetBoolean(4),
-            reader.GetInt32(5), reader.GetInt64(6), reader.GetBoolean(7), reader.GetInt32(8), reader.GetInt64(9));
-    }
 
     private static CheckResult ServerVersion(ServerFacts server) => server.VersionNum >= MinimumServerVersion
         ? CheckResult.Pass(Area, "server version", $"PostgreSQL {server.Version}")
@@ -93,7 +71,7 @@ public static class PostgresChecks
         return server.Replication
             ? CheckResult.Pass(Area, "role", $"\"{config.Username}\" has REPLICATION")
             : CheckResult.Fail(Area, "role",
-                $"role \"{config.Username}\" lacks the REPLICATION attribute: run ALTER ROLE {SourceSetup.QuoteIdentifier(config.Username)} REPLICATION as a superuser");
+                $"role \"{config.Username}\" lacks the REPLICATION attribute: run ALTER ROLE {SqlNames.QuoteIdentifier(config.Username)} REPLICATION as a superuser");
     }
 
     private static CheckResult ReplicationSlots(ServerFacts server, PostgresConfig config)
@@ -114,24 +92,20 @@ public static class PostgresChecks
 
     private static async Task<IReadOnlyList<CheckResult>> PublicationAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
     {
-        await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", connection))
+        if (!await PostgresCatalog.PublicationExistsAsync(connection, config.Publication, ct))
         {
-            exists.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
-            if ((long)(await exists.ExecuteScalarAsync(ct))! == 0)
-            {
-                return
-                [
-                    config.CreatePublication
-                        ? CheckResult.Pass(Area, "publication",
-                            $"\"{config.Publication}\" does not exist yet; run creates it for {string.Join(", ", config.Tables)} ([postgres] create_publication = true)")
-                        : CheckResult.Fail(Area, "publication",
-                            $"publication \"{config.Publication}\" does not exist in database \"{config.Database}\": create it " +
-                            $"(CREATE PUBLICATION {config.Publication} FOR TABLE ...) or set [postgres] create_publication = true with tables = [...]"),
-                ];
-            }
+            return
+            [
+                config.CreatePublication
+                    ? CheckResult.Pass(Area, "publication",
+                        $"\"{config.Publication}\" does not exist yet; run creates it for {string.Join(", ", config.Tables)} ([postgres] create_publication = true)")
+                    : CheckResult.Fail(Area, "publication",
+                        $"publication \"{config.Publication}\" does not exist in database \"{config.Database}\": create it " +
+                        $"(CREATE PUBLICATION {config.Publication} FOR TABLE ...) or set [postgres] create_publication = true with tables = [...]"),
+            ];
         }
 
-        var tables = await PublishedTablesAsync(connection, config, ct);
+        var tables = await PostgresCatalog.PublishedTablesAsync(connection, config.Publication, ct);
         if (tables.Count == 0)
         {
             return
@@ -152,32 +126,10 @@ public static class PostgresChecks
             ? CheckResult.Pass(Area, "table privileges", $"\"{config.Username}\" may SELECT every published table")
             : CheckResult.Fail(Area, "table privileges",
                 $"role \"{config.Username}\" lacks SELECT on {string.Join(", ", unreadable)}: run GRANT SELECT ON " +
-                $"{string.Join(", ", unreadable)} TO {SourceSetup.QuoteIdentifier(config.Username)}"));
+                $"{string.Join(", ", unreadable)} TO {SqlNames.QuoteIdentifier(config.Username)}"));
 
         results.AddRange(tables.Select(ReplicaIdentity));
         return results;
-    }
-
-    private sealed record PublishedTable(string Name, char Identity, bool HasPrimaryKey, bool Selectable);
-
-    private static async Task<List<PublishedTable>> PublishedTablesAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand("""
-            SELECT p.schemaname || '.' || p.tablename, c.relreplident::text,
-                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
-                   has_table_privilege(c.oid, 'SELECT')
-            FROM pg_publication_tables p
-            JOIN pg_namespace n ON n.nspname = p.schemaname
-            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
-            WHERE p.pubname = $1
-            ORDER BY 1
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = config.Publication });
-        var tables = new List<PublishedTable>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            tables.Add(new PublishedTable(reader.GetString(0), reader.GetString(1)[0], reader.GetBoolean(2), reader.GetBoolean(3)));
-        return tables;
     }
 
     private static CheckResult ReplicaIdentity(PublishedTable table)
@@ -200,15 +152,11 @@ public static class PostgresChecks
     private static async Task<CheckResult> SlotAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
     {
         const string name = "replication slot";
-        await using var command = new NpgsqlCommand(
-            "SELECT plugin, database, active_pid FROM pg_replication_slots WHERE slot_name = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = config.SlotName });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+        if (await Source.ReplicationSlots.StatusAsync(connection, config.SlotName, ct) is not { } slot)
             return CheckResult.Pass(Area, name, $"\"{config.SlotName}\" does not exist yet; run creates it");
 
-        var plugin = reader.IsDBNull(0) ? "(physical)" : reader.GetString(0);
-        var database = reader.IsDBNull(1) ? "" : reader.GetString(1);
+        var plugin = slot.Plugin;
+        var database = slot.Database;
         if (plugin != "pgoutput")
         {
             return CheckResult.Fail(Area, name,
@@ -222,10 +170,10 @@ public static class PostgresChecks
                 $"replication slot \"{config.SlotName}\" belongs to database \"{database}\", not \"{config.Database}\": set [postgres] slot_name to another name");
         }
 
-        if (!reader.IsDBNull(2))
+        if (slot.ActivePid is { } pid)
         {
             return CheckResult.Fail(Area, name,
-                $"replication slot \"{config.SlotName}\" is in use by another process (PID {reader.GetInt32(2)}): stop the other " +
+                $"replication slot \"{config.SlotName}\" is in use by another process (PID {pid}): stop the other " +
                 "replicator first (see pg_stat_replication), or give this one its own [postgres] slot_name") with
             { SlotBusy = true };
         }

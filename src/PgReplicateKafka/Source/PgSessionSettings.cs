@@ -1,9 +1,9 @@
-namespace PgReplicateKafka.Events.Values;
+namespace PgReplicateKafka.Source;
 
 /// <summary>
 /// Session settings pinned on the replication connection. pgoutput prints every column with the
 /// walsender session's settings, so each setting that changes a type's text output is fixed here:
-/// the converters in <see cref="ValueWriter"/> rely on exactly these formats.
+/// the converters in Events.Values.ValueWriter rely on exactly these formats.
 /// </summary>
 public static class PgSessionSettings
 {

@@ -1,4 +1,4 @@
-namespace PgReplicateKafka.Operations;
+namespace PgReplicateKafka.Preflight;
 
 public enum CheckOutcome { Passed, Warning, Failed }
 

@@ -1,11 +1,12 @@
 using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Preflight;
 
 namespace PgReplicateKafka.Operations;
 
 /// <summary>The <c>check</c> command: the configuration, then PostgreSQL and Kafka, each reported line by line.</summary>
-public static class Preflight
+public static class CheckCommand
 {
-    public static async Task<CheckReport> CheckAsync(string configPath, CancellationToken ct)
+    public static async Task<CheckReport> RunAsync(string configPath, CancellationToken ct)
     {
         ReplicatorConfig config;
         try

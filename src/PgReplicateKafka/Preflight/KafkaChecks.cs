@@ -2,7 +2,7 @@ using Confluent.Kafka;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Sink;
 
-namespace PgReplicateKafka.Operations;
+namespace PgReplicateKafka.Preflight;
 
 /// <summary>Whether the brokers answer, with the producer's own settings (security included), within [kafka] connect_timeout_secs.</summary>
 public static class KafkaChecks
@@ -10,7 +10,7 @@ public static class KafkaChecks
     public static CheckResult Reachability(KafkaConfig config)
     {
         var brokers = string.Join(',', config.Brokers);
-        using var admin = new AdminClientBuilder(KafkaSink.ClientSettings(config))
+        using var admin = new AdminClientBuilder(KafkaSettings.Client(config))
             // Connection errors are reported once, below, with what to do; librdkafka's own retries would only repeat them.
             .SetErrorHandler((_, _) => { })
             .SetLogHandler((_, _) => { })

@@ -1,0 +1,30 @@
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
+
+namespace PgReplicateKafka.Pipeline.Delivery;
+
+/// <summary>At-least-once: a transaction is delivered when Kafka has acknowledged each of its events.</summary>
+public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker tracker) : IDeliveryMode
+{
+    public TimeSpan? DueIn => null;
+
+    public PendingTransaction Begin(SourceTransaction transaction) => tracker.Begin(transaction);
+
+    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct)
+    {
+        transaction.AddEvent(size);
+        return producer.ProduceAsync(topic, key, value, transaction.OnDelivery, ct);
+    }
+
+    public void Skip(PendingTransaction transaction, long size) => transaction.Skip(size);
+
+    public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
+    {
+        transaction.Commit();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask RunDueAsync(CancellationToken ct) => ValueTask.CompletedTask;
+
+    public ValueTask EndAsync(bool betweenTransactions) => ValueTask.CompletedTask;
+}

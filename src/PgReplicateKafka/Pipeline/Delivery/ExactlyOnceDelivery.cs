@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
+
+namespace PgReplicateKafka.Pipeline.Delivery;
+
+/// <summary>
+/// Exactly-once: groups whole PostgreSQL transactions into one Kafka transaction, closed after
+/// transaction_max_events or transaction_max_ms at a PostgreSQL commit (never inside one), and ends
+/// each with a checkpoint record. Only a committed Kafka transaction releases its PostgreSQL
+/// transactions for confirmation.
+/// </summary>
+public sealed class ExactlyOnceDelivery(
+    ReplicatorConfig config, IEventProducer producer, CheckpointStore checkpoints, DeliveryTracker tracker, InFlightBudget budget, ILogger logger)
+    : IDeliveryMode
+{
+    private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(60);
+    private const int MaxAbortsInARow = 5;
+
+    private readonly List<PendingTransaction> _committed = [];
+    private readonly AckLedger _ledger = new();
+    private readonly Stopwatch _age = new();
+    private Action<DeliveryReport<byte[]?, byte[]?>>? _onDelivery;
+    private bool _initialized;
+    private bool _open;
+    private int _events;
+    private int _abortsInARow;
+
+    public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
+
+    /// <summary>Every PostgreSQL transaction waits for the Kafka commit of its batch before it can be confirmed.</summary>
+    public PendingTransaction Begin(SourceTransaction transaction)
+    {
+        var pending = tracker.Begin(transaction);
+        pending.Hold();
+        return pending;
+    }
+
+    public async ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct)
+    {
+        BeginIfNeeded();
+        _events++;
+        _ledger.Add(size);
+        try
+        {
+            await producer.ProduceAsync(topic, key, value, _onDelivery ??= Delivered, ct);
+        }
+        catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null && e.Error.Code == ErrorCode.Local_State)
+        {
+            // An earlier event of the Kafka transaction failed, so it can only be aborted (by EndAsync);
+            // its PostgreSQL transactions are streamed again from the last commit.
+            throw Aborted(new KafkaTransactionAbortedException(e.Error.Reason, e));
+        }
+    }
+
+    public void Skip(PendingTransaction transaction, long size)
+    {
+        _events--;
+        _ledger.Remove(size);
+        budget.Release(size);
+    }
+
+    public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
+    {
+        if (_committed.Count == 0 && !_open)
+            _age.Restart();
+        _committed.Add(transaction);
+        return _events >= config.Replication.TransactionMaxEvents || _age.Elapsed >= config.Replication.TransactionMaxDuration
+            ? CommitAsync(ct)
+            : ValueTask.CompletedTask;
+    }
+
+    public ValueTask RunDueAsync(CancellationToken ct) =>
+        _committed.Count > 0 && _age.Elapsed >= config.Replication.TransactionMaxDuration ? CommitAsync(ct) : ValueTask.CompletedTask;
+
+    public ValueTask EndAsync(bool betweenTransactions)
+    {
+        if (betweenTransactions)
+            return CommitAsync(CancellationToken.None);
+        Abort();
+        return ValueTask.CompletedTask;
+    }
+
+    private void BeginIfNeeded()
+    {
+        if (_open)
+            return;
+        if (!_initialized)
+        {
+            // Only now that the slot is ours: a standby must not fence the active instance.
+            producer.InitTransactions(CommitTimeout);
+            _initialized = true;
+        }
+
+        producer.BeginTransaction();
+        _open = true;
+        if (_committed.Count == 0)
+            _age.Restart();
+    }
+
+    // Per-message acknowledgement frees the event's memory. Only the Kafka commit makes it count as
+    // delivered, but a PostgreSQL transaction larger than the in-flight budget must not wait for that
+    // commit to get room (its commit could never arrive). Aborted messages are reported too (purged).
+    private void Delivered(DeliveryReport<byte[]?, byte[]?> report) => budget.Release(_ledger.Acknowledge());
+
+    /// <summary>Commits every complete PostgreSQL transaction of the batch, with the checkpoint of the last.</summary>
+    private async ValueTask CommitAsync(CancellationToken ct)
+    {
+        if (_committed.Count == 0)
+            return;
+        if (_open)
+        {
+            var lsn = _committed[^1].Transaction.EndLsn;
+            try
+            {
+                await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(lsn), null, ct);
+                producer.CommitTransaction(CommitTimeout);
+                _abortsInARow = 0;
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null)
+            {
+                Abort();
+                throw Aborted(new KafkaTransactionAbortedException(e.Error.Reason, e));
+            }
+            catch (KafkaTransactionAbortedException e)
+            {
+                Reset(abandon: true);
+                throw Aborted(e);
+            }
+
+            logger.LogDebug("Committed a Kafka transaction of {Count} PostgreSQL transactions up to {Lsn}", _committed.Count, Lsn.Format(lsn));
+        }
+
+        foreach (var transaction in _committed)
+            transaction.ReleaseHold();
+        Reset(abandon: false);
+    }
+
+    /// <summary>
+    /// A transaction aborted again and again without a commit in between is refused by the brokers
+    /// for good (e.g. a record over the topic's max.message.bytes, or no write permission on a topic):
+    /// streaming it again would loop forever, so stop with exit code 4.
+    /// </summary>
+    private Exception Aborted(KafkaTransactionAbortedException e) =>
+        ++_abortsInARow < MaxAbortsInARow
+            ? e
+            : new KafkaFailureException(
+                $"Kafka aborted {_abortsInARow} transactions in a row, the last because of: {e.Message}. Check that every topic accepts " +
+                "the events (write permission, the topic's max.message.bytes, cleanup.policy)", e);
+
+    /// <summary>Aborts the open Kafka transaction (the stream ended inside a PostgreSQL transaction, or failed).</summary>
+    private void Abort()
+    {
+        if (_open && producer.Fatal is null)
+        {
+            try
+            {
+                producer.AbortTransaction(CommitTimeout);
+            }
+            catch (KafkaFailureException e)
+            {
+                logger.LogWarning("Could not abort the Kafka transaction: {Reason}", e.Message);
+            }
+        }
+
+        Reset(abandon: true);
+    }
+
+    private void Reset(bool abandon)
+    {
+        if (abandon)
+        {
+            foreach (var transaction in _committed)
+                transaction.Abandon();
+        }
+
+        _committed.Clear();
+        _open = false;
+        _events = 0;
+    }
+}

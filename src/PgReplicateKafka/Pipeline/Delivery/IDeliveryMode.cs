@@ -1,0 +1,32 @@
+using PgReplicateKafka.Events;
+
+namespace PgReplicateKafka.Pipeline.Delivery;
+
+/// <summary>
+/// How events reach Kafka and when a PostgreSQL transaction counts as delivered: at-least-once
+/// (each acknowledged event) or exactly-once (Kafka transactions with a checkpoint). The pump calls
+/// these in stream order from one thread; both modes report to the same <see cref="DeliveryTracker"/>.
+/// </summary>
+public interface IDeliveryMode
+{
+    /// <summary>A PostgreSQL transaction starts.</summary>
+    PendingTransaction Begin(SourceTransaction transaction);
+
+    /// <summary>Produces one event of <paramref name="size"/> bytes (already counted in the in-flight budget).</summary>
+    ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct);
+
+    /// <summary>An event that was serialized but deliberately not produced (an oversized row skipped).</summary>
+    void Skip(PendingTransaction transaction, long size);
+
+    /// <summary>The PostgreSQL transaction's commit was handed over: every one of its events is produced.</summary>
+    ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct);
+
+    /// <summary>Time until work falls due while the stream is quiet between transactions (null: none).</summary>
+    TimeSpan? DueIn { get; }
+
+    /// <summary>Does what <see cref="DueIn"/> announced.</summary>
+    ValueTask RunDueAsync(CancellationToken ct);
+
+    /// <summary>The pump stops: <paramref name="betweenTransactions"/> says whether it stopped at a commit.</summary>
+    ValueTask EndAsync(bool betweenTransactions);
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Preflight;
+using PgReplicateKafka.Source;
+
+namespace PgReplicateKafka.Pipeline;
+
+/// <summary>
+/// One replication connection: set-up (checks, slot, start position), the receive loop and the pump
+/// on their own tasks, and the confirm loop until a stop or a failure, then <see cref="SessionShutdown"/>.
+/// </summary>
+public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming)
+{
+    // Messages buffered between the receive loop and the pump; bytes are bounded by the budget.
+    private const int ChannelCapacity = 8192;
+
+    private readonly ILogger _logger = context.Logger;
+
+    public async Task RunAsync(CancellationToken stopToken)
+    {
+        var config = context.Config;
+        var catalog = await PostgresConnections.OpenCatalogAsync(config.Postgres, stopToken);
+        SourceState state;
+        try
+        {
+            await StartupChecks.PostgresAsync(catalog, config.Postgres, _logger, stopToken);
+            state = await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
+        }
+        catch
+        {
+            await catalog.DisposeAsync();
+            throw;
+        }
+
+        await using var _ = state;
+        var startLsn = StartPosition(state);
+        progress.LastConfirmedLsn = startLsn;
+
+        context.Budget.Reset();
+        var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        await using var stream = await ReplicationStream.OpenAsync(config, state, new NpgsqlLogSequenceNumber(startLsn), channel.Writer, context.Budget, _logger, stopToken);
+        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger);
+
+        using var readCts = new CancellationTokenSource();
+        using var pumpCts = new CancellationTokenSource();
+        var streamTask = Task.Run(() => stream.RunAsync(readCts.Token), CancellationToken.None);
+        var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
+
+        Exception? failure = null;
+        try
+        {
+            await StreamUntilStoppedAsync(stream, pump, streamTask, pumpTask, stopToken);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        var shutdown = new SessionShutdown(context, progress, stream, pump, streamTask, pumpTask, readCts, pumpCts);
+        failure = await shutdown.RunAsync(failure);
+        if (failure is not null)
+            throw failure;
+    }
+
+    /// <summary>
+    /// Starts after what is already delivered, even when the slot lags behind it (e.g. after
+    /// PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
+    /// </summary>
+    private ulong StartPosition(SourceState state)
+    {
+        var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn));
+        if (context.Checkpoints is { } checkpoints && !progress.Established && !state.SlotCreated)
+        {
+            // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two):
+            // the last committed checkpoint says how far, and PostgreSQL skips everything up to it.
+            // Not for a slot created just now: a checkpoint can only be of an earlier slot (say, of a
+            // rebuilt database), and skipping to it would drop real changes.
+            var checkpoint = checkpoints.ReadLast(context.Config.Kafka.ConnectTimeout);
+            if (checkpoint > startLsn)
+            {
+                _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
+                    Lsn.Format(checkpoint), checkpoints.Topic, state.StartLsn);
+                startLsn = checkpoint;
+            }
+        }
+
+        return startLsn;
+    }
+
+    private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, Task streamTask, Task pumpTask, CancellationToken stopToken)
+    {
+        var lastSent = Stopwatch.StartNew();
+        var confirmedInSession = false;
+        while (!stopToken.IsCancellationRequested)
+        {
+            await Task.WhenAny(Task.Delay(context.Config.Replication.PollInterval, stopToken), streamTask, pumpTask);
+            ThrowIfFailed(streamTask, pumpTask);
+            if (streamTask.IsCompleted)
+                throw new ReplicationEndedException();
+
+            if (!progress.Established || progress.Recovering)
+                await CheckStreamingAsync(stream);
+
+            var target = ConfirmableLsn(context, progress, stream, pump);
+            context.Metrics.Confirmed(progress.LastConfirmedLsn, stream.LastReceivedLsn);
+            // The first delivery of a session is confirmed at once: a process that dies young should
+            // not make its successor resend what it already delivered.
+            if (target > progress.LastConfirmedLsn && (lastSent.Elapsed >= context.Config.Replication.CheckpointInterval || !confirmedInSession))
+            {
+                confirmedInSession = true;
+                // Not cancellable by the stop: a half-sent confirmation would make the stop skip the final one.
+                await stream.ConfirmAsync(target, CancellationToken.None);
+                progress.LastConfirmedLsn = target;
+                lastSent.Restart();
+                _logger.LogDebug("Confirmed {Lsn} to PostgreSQL", Lsn.Format(target));
+            }
+        }
+    }
+
+    /// <summary>Streaming is established once the slot shows our walsender as its active process.</summary>
+    private async Task CheckStreamingAsync(ReplicationStream stream)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnections.CatalogConnectionString(context.Config.Postgres));
+        await connection.OpenAsync();
+        if (await ReplicationSlots.ActivePidAsync(connection, context.Config.Postgres.SlotName, CancellationToken.None) == stream.ProcessId)
+            onStreaming();
+    }
+
+    /// <summary>The position the session may confirm now: delivered transactions, or, when nothing at all is in flight, the server's WAL position.</summary>
+    internal static ulong ConfirmableLsn(SessionContext context, StreamProgress progress, ReplicationStream stream, EventPump pump)
+    {
+        var streamIdle = stream.TryGetIdlePosition(out var idleLsn, out var forwardedCommits);
+        return ConfirmationRule.Next(
+            context.Tracker.ConfirmedLsn, context.Tracker.IsIdle, streamIdle, idleLsn, forwardedCommits, pump.CommitsSeen, progress.LastConfirmedLsn);
+    }
+
+    private void ThrowIfFailed(Task streamTask, Task pumpTask)
+    {
+        if (streamTask.IsFaulted)
+            throw streamTask.Exception.InnerException!;
+        if (pumpTask.IsFaulted)
+            throw pumpTask.Exception.InnerException!;
+        if (context.Tracker.Failure is { } delivery)
+            throw delivery;
+        if (context.Producer.Fatal is { } fatal)
+            throw fatal;
+    }
+}

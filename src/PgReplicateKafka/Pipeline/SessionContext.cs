@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Logging;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Sink;
+
+namespace PgReplicateKafka.Pipeline;
+
+/// <summary>What outlives one replication session: built once per producer by the replicator.</summary>
+public sealed record SessionContext(
+    ReplicatorConfig Config,
+    ReplicatorMetrics Metrics,
+    ILogger Logger,
+    InFlightBudget Budget,
+    IEventProducer Producer,
+    DeliveryTracker Tracker,
+    IDeliveryMode Delivery,
+    CheckpointStore? Checkpoints,
+    TopicRouter Topics);
+
+/// <summary>Where streaming stands across sessions and producers.</summary>
+public sealed class StreamProgress
+{
+    /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
+    public ulong LastConfirmedLsn { get; set; }
+
+    /// <summary>Streaming has worked once: the slot exists and belongs to this run.</summary>
+    public bool Established { get; set; }
+
+    /// <summary>A session failed since streaming last worked: the next one reports when it streams again.</summary>
+    public bool Recovering { get; set; }
+}

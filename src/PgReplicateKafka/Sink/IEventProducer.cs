@@ -1,0 +1,33 @@
+using Confluent.Kafka;
+
+namespace PgReplicateKafka.Sink;
+
+/// <summary>
+/// What the pipeline needs of a Kafka producer: the seam that lets the pump and the delivery modes
+/// be tested against an in-memory producer. <see cref="KafkaSink"/> is the real one.
+/// </summary>
+public interface IEventProducer : IDisposable
+{
+    /// <summary>A fatal producer error (e.g. fenced, or idempotence broken); once set, nothing more is delivered.</summary>
+    Exception? Fatal { get; }
+
+    /// <summary>Another producer with our transactional.id took over: rebuilding would only fence it back.</summary>
+    bool Fenced { get; }
+
+    /// <summary>
+    /// Hands a message over; waits while the producer's queue is full (backpressure) instead of
+    /// failing. <paramref name="onDelivery"/> runs on the producer's delivery thread. Other refusals
+    /// (e.g. a message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
+    /// </summary>
+    ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct);
+
+    /// <summary>Exactly-once: registers the transactional.id, aborting what a previous instance left open and fencing it.</summary>
+    void InitTransactions(TimeSpan timeout);
+
+    void BeginTransaction();
+
+    /// <summary>Commits, retrying retriable failures; throws <see cref="KafkaTransactionAbortedException"/> when it had to abort instead.</summary>
+    void CommitTransaction(TimeSpan timeout);
+
+    void AbortTransaction(TimeSpan timeout);
+}

@@ -1,0 +1,67 @@
+using Confluent.Kafka;
+using PgReplicateKafka.Configuration;
+
+namespace PgReplicateKafka.Sink;
+
+/// <summary>The librdkafka settings of every client we build.</summary>
+public static class KafkaSettings
+{
+    /// <summary>The transactional.id used when none is configured: stable for one database and slot.</summary>
+    public static string DefaultTransactionalId(ReplicatorConfig config) => $"pg-replicate-kafka.{config.Postgres.Database}.{config.Postgres.SlotName}";
+
+    /// <summary>What every client needs: the brokers and [kafka.properties] (security settings among them).</summary>
+    public static ClientConfig Client(KafkaConfig config)
+    {
+        var settings = new ClientConfig { BootstrapServers = string.Join(',', config.Brokers) };
+        foreach (var (key, value) in config.Properties)
+            settings.Set(key, value);
+        return settings;
+    }
+
+    /// <summary>The librdkafka settings: the required ones, ours, then [kafka.properties] on top.</summary>
+    public static ProducerConfig Producer(ReplicatorConfig replicator)
+    {
+        var config = replicator.Kafka;
+        var replication = replicator.Replication;
+        var settings = new ProducerConfig
+        {
+            BootstrapServers = string.Join(',', config.Brokers),
+            ClientId = "pg-replicate-kafka",
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            // The partitioner Java clients use, so a key lands where a Java producer would put it.
+            Partitioner = Partitioner.Murmur2Random,
+            CompressionType = config.Compression switch
+            {
+                KafkaCompression.Gzip => CompressionType.Gzip,
+                KafkaCompression.Snappy => CompressionType.Snappy,
+                KafkaCompression.Lz4 => CompressionType.Lz4,
+                KafkaCompression.Zstd => CompressionType.Zstd,
+                _ => CompressionType.None,
+            },
+            LingerMs = 5,
+            // Never give up on a message: while brokers are away the pipeline pauses (backpressure)
+            // and resumes when they return, instead of failing events after a timeout.
+            MessageTimeoutMs = 0,
+            // Find returning brokers within seconds rather than librdkafka's default 10 s backoff.
+            ReconnectBackoffMaxMs = 2000,
+            // Acks are only checked for their error: marshalling keys, values, timestamps and headers into every
+            // delivery report cost CPU per message (measured in docs/benchmarks.md).
+            DeliveryReportFields = "status",
+            // librdkafka's own queue is part of the bounded in-flight memory.
+            QueueBufferingMaxKbytes = (int)Math.Max(1024, replication.MaxInFlightBytes / 1024),
+        };
+        if (replication.Delivery == DeliveryGuarantee.ExactlyOnce)
+        {
+            settings.TransactionalId = config.TransactionalId ?? DefaultTransactionalId(replicator);
+            // One PostgreSQL transaction is one Kafka transaction at least, however large; librdkafka
+            // requires messages to time out within the transaction.
+            settings.TransactionTimeoutMs = 600_000;
+            settings.MessageTimeoutMs = 600_000;
+        }
+
+        foreach (var (key, value) in config.Properties)
+            settings.Set(key, value);
+        return settings;
+    }
+}
