@@ -14,6 +14,7 @@ WORKDIR /src
 # Restore first, from the project files alone, so source edits do not invalidate the package layer.
 COPY Directory.Build.props PgReplicateKafka.slnx ./
 COPY src/PgReplicateKafka/PgReplicateKafka.csproj src/PgReplicateKafka/
+COPY src/PgReplicateKafka.Embedded/PgReplicateKafka.Embedded.csproj src/PgReplicateKafka.Embedded/
 COPY src/PgReplicateKafka.Cli/PgReplicateKafka.Cli.csproj src/PgReplicateKafka.Cli/
 RUN dotnet restore src/PgReplicateKafka.Cli -r linux-x64
 COPY .editorconfig ./

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using PgReplicateKafka;
 using PgReplicateKafka.Cli;
 using PgReplicateKafka.Configuration;
-using PgReplicateKafka.Demo;
+using PgReplicateKafka.Embedded.Demo;
 using PgReplicateKafka.Operations;
 
 var configOption = new Option<FileInfo>("--config", "-c") { Description = "Path of the TOML configuration file", Required = true };

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Confluent.Kafka;
 using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Tests.Fixtures;
+using PgReplicateKafka.Tests.Support;
 
 namespace PgReplicateKafka.Tests.Harness;
 

@@ -1,6 +1,7 @@
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Tests.Fixtures;
+using PgReplicateKafka.Tests.Support;
 using Xunit.Abstractions;
 
 namespace PgReplicateKafka.Tests.Integration;

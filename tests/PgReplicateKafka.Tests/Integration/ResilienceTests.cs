@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Tests.Fixtures;
+using PgReplicateKafka.Tests.Support;
 
 namespace PgReplicateKafka.Tests.Integration;
 

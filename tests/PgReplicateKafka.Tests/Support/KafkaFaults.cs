@@ -1,8 +1,9 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
+using PgReplicateKafka.Embedded;
 
-namespace PgReplicateKafka.Embedded;
+namespace PgReplicateKafka.Tests.Support;
 
 /// <summary>Fault injection into a live client, for tests of what the mock broker cannot provoke.</summary>
 public static class KafkaFaults
@@ -17,7 +18,7 @@ public static class KafkaFaults
         var native = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(client.Handle) as SafeHandle
             ?? throw new InvalidOperationException("Confluent.Kafka's native handle was not found");
         LibRdKafka.EnsureLoaded();
-        var err = LibRdKafka.rd_kafka_test_fatal_error(native.DangerousGetHandle(), (int)code, reason);
+        var err = LibRdKafkaFaults.rd_kafka_test_fatal_error(native.DangerousGetHandle(), (int)code, reason);
         if (err != 0)
             throw new KafkaException(new Error((ErrorCode)err, $"rd_kafka_test_fatal_error failed: {LibRdKafka.ErrorName(err)}"));
     }

@@ -6,7 +6,8 @@ namespace PgReplicateKafka.Embedded;
 /// <summary>
 /// The only place in this assembly that P/Invokes librdkafka. .NET allows one DllImport resolver per
 /// assembly, so it is set here once; code that later needs its own resolver must call
-/// <see cref="TryResolve"/> from it instead of setting a second one.
+/// <see cref="TryResolve"/> from it instead of setting a second one. Another assembly's resolver (the
+/// tests', for fault injection) calls it too, so every declaration binds the file Confluent.Kafka loaded.
 /// </summary>
 internal static partial class LibRdKafka
 {
@@ -25,7 +26,7 @@ internal static partial class LibRdKafka
     /// <summary>Loads the native library now, so a missing file fails with a clear message, not at first call.</summary>
     internal static void EnsureLoaded() => _ = Handle.Value;
 
-    /// <summary>Resolves <paramref name="libraryName"/> if it is librdkafka; for reuse by a later combined resolver.</summary>
+    /// <summary>Resolves <paramref name="libraryName"/> if it is librdkafka; for reuse by other resolvers.</summary>
     internal static bool TryResolve(string libraryName, out IntPtr handle)
     {
         handle = libraryName == LibraryName ? Handle.Value : IntPtr.Zero;
@@ -75,9 +76,6 @@ internal static partial class LibRdKafka
     [LibraryImport(LibraryName)]
     internal static partial IntPtr rd_kafka_err2name(int err);
 
-    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int rd_kafka_test_fatal_error(IntPtr rk, int err, string reason);
-
     [LibraryImport(LibraryName)]
     internal static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
 
@@ -89,24 +87,6 @@ internal static partial class LibRdKafka
 
     [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor);
-
-    [LibraryImport(LibraryName)]
-    internal static partial int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
-
-    [LibraryImport(LibraryName)]
-    internal static partial int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
-
-    [LibraryImport(LibraryName)]
-    internal static partial int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
-
-    [LibraryImport(LibraryName)]
-    internal static partial void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, nuint count, int[] errors);
-
-    [LibraryImport(LibraryName)]
-    internal static partial void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
-
-    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int rd_kafka_mock_partition_set_leader(IntPtr mcluster, string topic, int partition, int brokerId);
 
     [LibraryImport(LibraryName)]
     internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);

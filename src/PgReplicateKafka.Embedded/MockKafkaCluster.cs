@@ -4,8 +4,9 @@ using Confluent.Kafka;
 namespace PgReplicateKafka.Embedded;
 
 /// <summary>
-/// librdkafka's built-in mock Kafka cluster: real loopback TCP brokers speaking the Kafka protocol,
-/// with fault injection. No CreateTopics API: topics auto-create (4 partitions) or use <see cref="CreateTopic"/>.
+/// librdkafka's built-in mock Kafka cluster: real loopback TCP brokers speaking the Kafka protocol.
+/// No CreateTopics API: topics auto-create (4 partitions) or use <see cref="CreateTopic"/>.
+/// Fault injection lives with the tests, on <see cref="NativeHandle"/>.
 /// </summary>
 public sealed class MockKafkaCluster : IDisposable
 {
@@ -65,34 +66,7 @@ public sealed class MockKafkaCluster : IDisposable
     }
 
     public void CreateTopic(string topic, int partitions, int replicationFactor = 1) =>
-        Check(LibRdKafka.rd_kafka_mock_topic_create(Cluster, topic, partitions, replicationFactor), nameof(CreateTopic));
-
-    /// <summary>Takes a broker down (its connections drop, it refuses new ones); -1 means all brokers.</summary>
-    public void SetBrokerDown(int brokerId) =>
-        Check(LibRdKafka.rd_kafka_mock_broker_set_down(Cluster, brokerId), nameof(SetBrokerDown));
-
-    /// <summary>Brings a broker back up; -1 means all brokers.</summary>
-    public void SetBrokerUp(int brokerId) =>
-        Check(LibRdKafka.rd_kafka_mock_broker_set_up(Cluster, brokerId), nameof(SetBrokerUp));
-
-    /// <summary>Delays every response of a broker by <paramref name="rttMs"/>; -1 means all brokers.</summary>
-    public void SetRtt(int brokerId, int rttMs) =>
-        Check(LibRdKafka.rd_kafka_mock_broker_set_rtt(Cluster, brokerId, rttMs), nameof(SetRtt));
-
-    /// <summary>
-    /// Makes the next requests with <paramref name="apiKey"/> (e.g. 0 = Produce) fail with these errors, one each,
-    /// on whichever broker gets them. <see cref="ErrorCode.Local_Transport"/> drops the connection instead.
-    /// </summary>
-    public void PushRequestErrors(short apiKey, params ErrorCode[] errors)
-    {
-        var codes = Array.ConvertAll(errors, e => (int)e);
-        LibRdKafka.rd_kafka_mock_push_request_errors_array(Cluster, apiKey, (nuint)codes.Length, codes);
-    }
-
-    public void ClearRequestErrors(short apiKey) => LibRdKafka.rd_kafka_mock_clear_request_errors(Cluster, apiKey);
-
-    public void SetPartitionLeader(string topic, int partition, int brokerId) =>
-        Check(LibRdKafka.rd_kafka_mock_partition_set_leader(Cluster, topic, partition, brokerId), nameof(SetPartitionLeader));
+        Check(LibRdKafka.rd_kafka_mock_topic_create(NativeHandle, topic, partitions, replicationFactor), nameof(CreateTopic));
 
     public void Dispose()
     {
@@ -112,7 +86,8 @@ public sealed class MockKafkaCluster : IDisposable
         }
     }
 
-    private IntPtr Cluster
+    /// <summary>The native rd_kafka_mock_cluster_t; throws once disposed.</summary>
+    internal IntPtr NativeHandle
     {
         get
         {
@@ -121,7 +96,8 @@ public sealed class MockKafkaCluster : IDisposable
         }
     }
 
-    private static void Check(int err, string operation)
+    /// <summary>Throws a <see cref="KafkaException"/> naming <paramref name="operation"/> if <paramref name="err"/> is an error.</summary>
+    internal static void Check(int err, string operation)
     {
         if (err != 0)
         {

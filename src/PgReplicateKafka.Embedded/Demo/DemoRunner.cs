@@ -2,10 +2,9 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgReplicateKafka.Configuration;
-using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Pipeline;
 
-namespace PgReplicateKafka.Demo;
+namespace PgReplicateKafka.Embedded.Demo;
 
 /// <summary>
 /// The main job on embedded defaults: a throwaway PostgreSQL, librdkafka's in-process Kafka broker,
