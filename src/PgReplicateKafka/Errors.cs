@@ -36,7 +36,7 @@ public sealed class KafkaTransactionAbortedException(string reason, Exception in
     : Exception($"a Kafka transaction was aborted ({reason})", inner);
 
 /// <summary>The server ended the replication stream without an error (e.g. the walsender exited).</summary>
-public sealed class ReplicationEndedException() : Exception("the replication stream from PostgreSQL ended unexpectedly");
+public sealed class ReplicationEndedException(Exception? inner = null) : Exception("the replication stream from PostgreSQL ended unexpectedly", inner);
 
 /// <summary>The slot is active for another walsender (seen before START_REPLICATION would say so).</summary>
 public sealed class SlotBusyException(string message) : Exception(message);

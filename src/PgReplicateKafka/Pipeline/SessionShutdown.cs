@@ -142,7 +142,7 @@ internal sealed class SessionShutdown(
             await WaitForSlotConfirmationAsync(target, timeout);
             _logger.LogInformation("Confirmed {Lsn} to PostgreSQL", Lsn.Format(progress.LastConfirmedLsn));
         }
-        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException or ReplicationEndedException)
         {
             _logger.LogWarning("Could not confirm the final position to PostgreSQL ({Reason}); the unconfirmed tail will be streamed again after restart", e.Message);
         }

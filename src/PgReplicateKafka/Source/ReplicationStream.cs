@@ -140,7 +140,16 @@ public sealed class ReplicationStream : IAsyncDisposable
     public async Task ConfirmAsync(ulong lsn, CancellationToken ct)
     {
         _connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(lsn));
-        await _connection.SendStatusUpdate(ct);
+        try
+        {
+            await _connection.SendStatusUpdate(ct);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Npgsql refuses once the stream has ended (connection lost under us): that is a lost
+            // connection like any other, to be retried, not a bug.
+            throw new ReplicationEndedException(e);
+        }
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();

@@ -1,0 +1,105 @@
+using Confluent.Kafka;
+using PgReplicateKafka.Sink;
+
+namespace PgReplicateKafka.Tests.Support;
+
+/// <summary>
+/// A producer that keeps what it is given, for unit tests of the pump and the delivery modes:
+/// acknowledgements are sent when the test says so, transactions are recorded as they happen.
+/// </summary>
+public sealed class InMemoryProducer : IEventProducer
+{
+    private readonly Lock _gate = new();
+    private readonly List<(Message Message, Action<DeliveryReport<byte[]?, byte[]?>>? OnDelivery)> _unacknowledged = [];
+
+    public sealed record Message(string Topic, byte[]? Key, byte[]? Value, int TransactionNumber);
+
+    /// <summary>Every produced message, in order.</summary>
+    public List<Message> Produced { get; } = [];
+
+    /// <summary>Transaction calls in order: "init", "begin", "commit", "abort".</summary>
+    public List<string> Calls { get; } = [];
+
+    /// <summary>Messages of committed transactions (or every message when not transactional).</summary>
+    public List<Message> Committed { get; } = [];
+
+    public Exception? Fatal { get; set; }
+
+    public bool Fenced { get; set; }
+
+    /// <summary>When set, ProduceAsync throws this for the next message.</summary>
+    public Exception? FailNextProduce { get; set; }
+
+    /// <summary>When set, CommitTransaction throws this once.</summary>
+    public Exception? FailNextCommit { get; set; }
+
+    private int _transaction;
+    private bool _inTransaction;
+
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
+    {
+        if (FailNextProduce is { } failure)
+        {
+            FailNextProduce = null;
+            throw failure;
+        }
+
+        var message = new Message(topic, key, value, _inTransaction ? _transaction : 0);
+        lock (_gate)
+        {
+            Produced.Add(message);
+            _unacknowledged.Add((message, onDelivery));
+            if (!_inTransaction)
+                Committed.Add(message);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends the delivery reports of everything produced so far (an error when <paramref name="error"/> is set).</summary>
+    public void AcknowledgeAll(ErrorCode error = ErrorCode.NoError)
+    {
+        List<(Message Message, Action<DeliveryReport<byte[]?, byte[]?>>? OnDelivery)> pending;
+        lock (_gate)
+        {
+            pending = [.. _unacknowledged];
+            _unacknowledged.Clear();
+        }
+
+        foreach (var (message, onDelivery) in pending)
+            onDelivery?.Invoke(new DeliveryReport<byte[]?, byte[]?> { Topic = message.Topic, Error = new Error(error) });
+    }
+
+    public void InitTransactions(TimeSpan timeout) => Calls.Add("init");
+
+    public void BeginTransaction()
+    {
+        Calls.Add("begin");
+        _transaction++;
+        _inTransaction = true;
+    }
+
+    public void CommitTransaction(TimeSpan timeout)
+    {
+        if (FailNextCommit is { } failure)
+        {
+            FailNextCommit = null;
+            throw failure;
+        }
+
+        Calls.Add("commit");
+        _inTransaction = false;
+        lock (_gate)
+            Committed.AddRange(Produced.Where(m => m.TransactionNumber == _transaction));
+    }
+
+    public void AbortTransaction(TimeSpan timeout)
+    {
+        Calls.Add("abort");
+        _inTransaction = false;
+    }
+
+    public void Dispose()
+    {
+    }
+}
