@@ -116,5 +116,5 @@ internal sealed class ConfigValues(string source)
     private object? Get(ConfigKey key) => _values.TryGetValue(key, out var raw) ? raw.Value : null;
 
     private ConfigException WrongType(ConfigKey key, string expected, object? found, string what = "found") =>
-        Error(key, $"must be {expected}, but {what} {ConfigLoader.Describe(found, key.Secret)}");
+        Error(key, $"must be {expected}, but {what} {TomlReader.Describe(found, key.Secret)}");
 }
