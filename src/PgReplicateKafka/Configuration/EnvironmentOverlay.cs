@@ -41,7 +41,7 @@ internal static class EnvironmentOverlay
                         "written as underscores, e.g. PGRK_KAFKA_PROPERTIES_SASL_USERNAME for sasl.username, or unset it.");
                 }
 
-                values.Properties[property] = text;
+                values.SetProperty(property, text, name);
                 continue;
             }
 

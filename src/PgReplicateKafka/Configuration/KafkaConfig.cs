@@ -75,15 +75,7 @@ public sealed partial class KafkaConfig
                 $"acknowledgement by all in-sync replicas; found \"{acks}\"");
         }
 
-        foreach (var property in v.Properties.Keys)
-        {
-            if (ReservedProperties.TryGetValue(property, out var instead))
-            {
-                throw new ConfigException(
-                    $"[kafka.properties] {property} is set, but the replicator controls it: {instead}. Remove it " +
-                    $"from [kafka.properties] in {v.Source} (and any PGRK_KAFKA_PROPERTIES_ variable for it).");
-            }
-        }
+        KafkaPropertyRules.Check(v);
 
         return new KafkaConfig
         {
@@ -101,18 +93,6 @@ public sealed partial class KafkaConfig
             Properties = new Dictionary<string, string>(v.Properties, StringComparer.Ordinal),
         };
     }
-
-    /// <summary>Properties with a dedicated key or a fixed value; setting them raw would fight the replicator.</summary>
-    private static readonly Dictionary<string, string> ReservedProperties = new(StringComparer.Ordinal)
-    {
-        ["bootstrap.servers"] = "use [kafka] brokers",
-        ["metadata.broker.list"] = "use [kafka] brokers",
-        ["compression.type"] = "use [kafka] compression",
-        ["compression.codec"] = "use [kafka] compression",
-        ["acks"] = "use [kafka] acks",
-        ["request.required.acks"] = "use [kafka] acks",
-        ["enable.idempotence"] = "the producer is always idempotent",
-    };
 
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex TopicName();

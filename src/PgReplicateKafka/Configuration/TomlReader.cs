@@ -151,7 +151,7 @@ internal static partial class TomlReader
                 continue;
             }
 
-            values.Properties[property] = item switch
+            values.SetProperty(property, item switch
             {
                 string s => s,
                 long l => l.ToString(CultureInfo.InvariantCulture),
@@ -160,7 +160,7 @@ internal static partial class TomlReader
                 _ => throw new ConfigException(
                     $"[kafka.properties] {property} in {values.Source} must be a string, integer or boolean, " +
                     $"but found {Describe(item, secret: true)}. Write it as a string if librdkafka expects another form."),
-            };
+            }, envVar: null);
         }
     }
 
