@@ -12,10 +12,25 @@ internal sealed class ConfigValues(string source)
 
     public string Source { get; } = source;
 
+    private readonly Dictionary<string, string> _properties = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _propertyEnvVars = new(StringComparer.Ordinal);
+
     /// <summary>Raw librdkafka properties, file first, then environment overrides.</summary>
-    public Dictionary<string, string> Properties { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> Properties => _properties;
 
     public void Set(ConfigKey key, object value, string? envVar) => _values[key] = (value, envVar);
+
+    public void SetProperty(string property, string value, string? envVar)
+    {
+        _properties[property] = value;
+        if (envVar is not null)
+        {
+            _propertyEnvVars[property] = envVar;
+        }
+    }
+
+    /// <summary>The variable that set a property last, or null when it came from the file; errors name it.</summary>
+    public string? PropertyEnvVar(string property) => _propertyEnvVars.GetValueOrDefault(property);
 
     /// <summary>Where a key's value came from, for messages.</summary>
     public string Origin(ConfigKey key) =>
@@ -116,5 +131,5 @@ internal sealed class ConfigValues(string source)
     private object? Get(ConfigKey key) => _values.TryGetValue(key, out var raw) ? raw.Value : null;
 
     private ConfigException WrongType(ConfigKey key, string expected, object? found, string what = "found") =>
-        Error(key, $"must be {expected}, but {what} {ConfigLoader.Describe(found, key.Secret)}");
+        Error(key, $"must be {expected}, but {what} {TomlReader.Describe(found, key.Secret)}");
 }
