@@ -43,9 +43,6 @@ internal enum DebeziumKind : byte
 /// <summary>A column's Debezium mapping: payload converter plus its Kafka Connect schema.</summary>
 internal sealed class DebeziumField
 {
-    // The money scale Debezium assumes (money.fraction.digits default); lc_monetary=C prints two digits too.
-    internal const int MoneyScale = 2;
-
     private DebeziumField(DebeziumKind kind, string connectType, string? name = null, int? version = null)
     {
         Kind = kind;
@@ -71,7 +68,7 @@ internal sealed class DebeziumField
     /// <summary>For arrays, the byte separating elements in the array literal.</summary>
     public byte Delimiter { get; private init; }
 
-    /// <summary>Decimal scale for <see cref="DebeziumKind.Decimal"/>; fraction digits for <see cref="DebeziumKind.ZonedTimestamp"/> (0: as few as needed).</summary>
+    /// <summary>Fraction digits of a <see cref="DebeziumKind.ZonedTimestamp"/> (0: as few as needed).</summary>
     public int Scale { get; private init; }
 
     public static DebeziumField Resolve(PgType type, int typeModifier, DebeziumOptions options)
@@ -116,11 +113,8 @@ internal sealed class DebeziumField
                 {
                     DecimalHandling.String => new(DebeziumKind.MoneyString, "string"),
                     DecimalHandling.Double => new(DebeziumKind.MoneyDouble, "double"),
-                    _ => new(DebeziumKind.Money, "bytes", "org.apache.kafka.connect.data.Decimal", 1)
-                    {
-                        Scale = MoneyScale,
-                        Parameters = [new("scale", "2")],
-                    },
+                    // Debezium's money.fraction.digits default; lc_monetary=C prints two digits too.
+                    _ => new(DebeziumKind.Money, "bytes", "org.apache.kafka.connect.data.Decimal", 1) { Parameters = [new("scale", "2")] },
                 };
             case 1082:
                 return connect
@@ -188,9 +182,9 @@ internal sealed class DebeziumField
             DecimalHandling.String => new(DebeziumKind.DecimalString, "string"),
             DecimalHandling.Double => new(DebeziumKind.DecimalDouble, "double"),
             _ when typeModifier < 0 => new(DebeziumKind.VariableScaleDecimal, "struct", "io.debezium.data.VariableScaleDecimal", 1),
+            // numeric_out prints exactly the column's scale, so the digits are the unscaled value as they stand.
             _ => new(DebeziumKind.Decimal, "bytes", "org.apache.kafka.connect.data.Decimal", 1)
             {
-                Scale = scale,
                 Parameters = [new("scale", scale.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                     new("connect.decimal.precision", precision.ToString(System.Globalization.CultureInfo.InvariantCulture))],
             },

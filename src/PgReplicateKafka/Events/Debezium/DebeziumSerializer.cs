@@ -80,13 +80,13 @@ public sealed class DebeziumSerializer
         w.WriteStartObject();
 
         w.WritePropertyName("before"u8);
-        if (change.Before is { } before && change.Operation != ChangeOperation.Truncate)
+        if (change.Before is { } before)
             WriteRow(w, table, mapping, before, fallback: null, identityOnly: !table.IdentityIsFull);
         else
             w.WriteNullValue();
 
         w.WritePropertyName("after"u8);
-        if (change.After is { } after && change.Operation != ChangeOperation.Truncate)
+        if (change.After is { } after)
             WriteRow(w, table, mapping, after, fallback: change.Before, identityOnly: false);
         else
             w.WriteNullValue();
