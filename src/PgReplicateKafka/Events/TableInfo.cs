@@ -3,7 +3,7 @@ using PgReplicateKafka.Events.Values;
 
 namespace PgReplicateKafka.Events;
 
-public sealed class ColumnInfo(string name, PgType type, bool isReplicaIdentity)
+public sealed class ColumnInfo(string name, PgType type, bool isReplicaIdentity, int typeModifier = -1)
 {
     public string Name { get; } = name;
     public JsonEncodedText JsonName { get; } = JsonEncodedText.Encode(name);
@@ -11,6 +11,9 @@ public sealed class ColumnInfo(string name, PgType type, bool isReplicaIdentity)
 
     /// <summary>Flagged as part of the replica identity in pgoutput's RELATION message.</summary>
     public bool IsReplicaIdentity { get; } = isReplicaIdentity;
+
+    /// <summary>atttypmod from the RELATION message (precision, scale, length); -1 when the type has none.</summary>
+    public int TypeModifier { get; } = typeModifier;
 }
 
 /// <summary>What we know of a published table: its columns and key.</summary>
