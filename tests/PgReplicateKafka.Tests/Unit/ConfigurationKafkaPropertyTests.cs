@@ -1,5 +1,6 @@
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Operations;
+using PgReplicateKafka.Preflight;
 using static PgReplicateKafka.Tests.Unit.ConfigurationTestSupport;
 
 namespace PgReplicateKafka.Tests.Unit;
@@ -177,7 +178,7 @@ public sealed class ConfigurationKafkaPropertyTests
         {
             File.WriteAllText(path, WithProperty("partitioner", "\"consistent\""));
 
-            var report = await Preflight.CheckAsync(path, CancellationToken.None);
+            var report = await CheckCommand.RunAsync(path, CancellationToken.None);
 
             var result = Assert.Single(report.Results);
             Assert.Equal(CheckOutcome.Failed, result.Outcome);

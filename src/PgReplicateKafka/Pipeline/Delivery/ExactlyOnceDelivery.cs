@@ -65,6 +65,7 @@ public sealed class ExactlyOnceDelivery(
 
     public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
     {
+        transaction.Commit(); // still held until the Kafka transaction commits
         if (_committed.Count == 0 && !_open)
             _age.Restart();
         _committed.Add(transaction);

@@ -22,7 +22,7 @@ internal static class DebeziumTestSupport
     public static TableInfo Table(string name, params ColumnInfo[] columns)
     {
         var key = Enumerable.Range(0, columns.Length).Where(i => columns[i].IsReplicaIdentity).ToArray();
-        return new TableInfo(16_400, "public", name, columns, identityIsFull: false, key, "PostgreSQL_server.public." + name);
+        return new TableInfo(16_400, "public", name, columns, identityIsFull: false, key);
     }
 
     /// <summary>The documentation's customers table: id SERIAL PRIMARY KEY, then three VARCHAR(255) NOT NULL.</summary>

@@ -63,7 +63,7 @@ public class EventPumpTests
         await PumpAsync(Config(), Insert(t1, 1, "ada"), new TransactionCommitted(t1));
         _producer.AcknowledgeAll();
         await PumpAsync(Config(), Insert(t2, 2, "bob"), new TransactionCommitted(t2));
-        _producer.AcknowledgeAll(ErrorCode.MsgTimedOut);
+        _producer.AcknowledgeAll(ErrorCode.Local_MsgTimedOut);
 
         Assert.Equal(100ul, _tracker.ConfirmedLsn);
         Assert.IsType<KafkaFailureException>(_tracker.Failure);
