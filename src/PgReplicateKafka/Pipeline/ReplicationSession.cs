@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Preflight;
@@ -38,17 +37,16 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         }
 
         await using var _ = state;
+        var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
         var startLsn = StartPosition(state);
         progress.LastConfirmedLsn = startLsn;
-
         context.Budget.Reset();
-        var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
-        await using var stream = await ReplicationStream.OpenAsync(config, state, new NpgsqlLogSequenceNumber(startLsn), channel.Writer, context.Budget, _logger, stopToken);
         var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();
-        var streamTask = Task.Run(() => stream.RunAsync(readCts.Token), CancellationToken.None);
+        var streamTask = Task.Run(() => stream.RunAsync(startLsn, readCts.Token), CancellationToken.None);
         var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
 
         Exception? failure = null;

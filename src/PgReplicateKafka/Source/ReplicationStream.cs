@@ -20,7 +20,7 @@ public sealed class ReplicationStream : IAsyncDisposable
     private readonly SourceState _state;
     private readonly ChannelWriter<SourceMessage> _output;
     private readonly IBackpressure _backpressure;
-    private readonly NpgsqlLogSequenceNumber _startLsn;
+    private NpgsqlLogSequenceNumber _startLsn;
     private readonly ILogger _logger;
     private readonly LogicalReplicationConnection _connection;
     private readonly Dictionary<uint, TableInfo> _tables = [];
@@ -31,25 +31,21 @@ public sealed class ReplicationStream : IAsyncDisposable
     private SourceTransaction? _transaction;
 
     private ReplicationStream(
-        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
-        ILogger logger, LogicalReplicationConnection connection)
+        ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
+        ILogger logger, LogicalReplicationConnection connection, ClusterIdentity cluster)
     {
+        Cluster = cluster;
         _config = config;
         _state = state;
-        _startLsn = startLsn;
         _output = output;
         _backpressure = backpressure;
         _logger = logger;
         _connection = connection;
     }
 
-    /// <summary>
-    /// Opens the replication connection. Streaming starts after <paramref name="startLsn"/>, which may
-    /// lie beyond the slot's confirmed position: transactions committed before it were delivered
-    /// already, and PostgreSQL skips them.
-    /// </summary>
+    /// <summary>Opens the replication connection and identifies the server (IDENTIFY_SYSTEM); streaming starts with <see cref="RunAsync"/>.</summary>
     public static async Task<ReplicationStream> OpenAsync(
-        ReplicatorConfig config, SourceState state, NpgsqlLogSequenceNumber startLsn, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
+        ReplicatorConfig config, SourceState state, ChannelWriter<SourceMessage> output, IBackpressure backpressure,
         ILogger logger, CancellationToken ct)
     {
         var connection = new LogicalReplicationConnection(PostgresConnections.ReplicationConnectionString(config.Postgres))
@@ -62,20 +58,22 @@ public sealed class ReplicationStream : IAsyncDisposable
         try
         {
             await connection.Open(ct);
+            var system = await connection.IdentifySystem(ct);
+            var cluster = new ClusterIdentity(system.SystemId, system.Timeline, (ulong)system.XLogPos);
+            return new ReplicationStream(config, state, output, backpressure, logger, connection, cluster);
         }
         catch
         {
             await connection.DisposeAsync();
             throw;
         }
-
-        // Status updates must never report less than what is already delivered.
-        connection.SetReplicationStatus(startLsn);
-        return new ReplicationStream(config, state, startLsn, output, backpressure, logger, connection);
     }
 
     /// <summary>Completes when no more messages will be handed over (stop requested, or the stream ended).</summary>
     public Task ForwardingDone => _gate.Done;
+
+    /// <summary>The server streamed from, as IDENTIFY_SYSTEM described it when the connection opened.</summary>
+    public ClusterIdentity Cluster { get; }
 
     /// <summary>The walsender's process id: the slot shows it as active_pid once streaming has started.</summary>
     public int ProcessId => _connection.ProcessID;
@@ -84,11 +82,16 @@ public sealed class ReplicationStream : IAsyncDisposable
     public ulong LastReceivedLsn => (ulong)_connection.LastReceivedLsn;
 
     /// <summary>
-    /// Streams until cancelled; throws when the connection fails or the server ends the stream.
-    /// Messages arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.
+    /// Streams after <paramref name="startLsn"/> until cancelled; throws when the connection fails or
+    /// the server ends the stream. The start may lie beyond the slot's confirmed position:
+    /// transactions committed before it were delivered already, and PostgreSQL skips them. Messages
+    /// arriving after the stop point are dropped: they are not confirmed, so PostgreSQL resends them.
     /// </summary>
-    public async Task RunAsync(CancellationToken ct)
+    public async Task RunAsync(ulong startLsn, CancellationToken ct)
     {
+        _startLsn = new NpgsqlLogSequenceNumber(startLsn);
+        // Status updates must never report less than what is already delivered.
+        _connection.SetReplicationStatus(_startLsn);
         var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
         var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1);
         try

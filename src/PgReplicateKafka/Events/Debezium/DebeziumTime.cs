@@ -1,3 +1,4 @@
+// Longer than 300 lines: one parser and one formatter per temporal type, kept together because they share the calendar arithmetic.
 using System.Buffers.Text;
 
 namespace PgReplicateKafka.Events.Debezium;

@@ -1,3 +1,4 @@
+// Longer than 300 lines: the one switch over every Debezium type family; split, the mapping table would be scattered over files.
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;

@@ -8,7 +8,6 @@ using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
 using PgReplicateKafka.Pipeline.Delivery;
 using PgReplicateKafka.Sink;
-using PgReplicateKafka.Tests.Support;
 using static PgReplicateKafka.Tests.Support.TestEvents;
 
 namespace PgReplicateKafka.Tests.Unit.Pipeline;

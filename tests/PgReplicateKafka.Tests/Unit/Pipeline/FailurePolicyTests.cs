@@ -1,6 +1,5 @@
 using Npgsql;
 using PgReplicateKafka.Pipeline;
-using PgReplicateKafka.Tests.Support;
 
 namespace PgReplicateKafka.Tests.Unit.Pipeline;
 

@@ -1,0 +1,24 @@
+using System.Text.Json.Nodes;
+
+namespace PgReplicateKafka.Tests.Integration.Operations;
+
+public class DemoTests
+{
+    [Fact]
+    public async Task Demo_prints_json_change_events_and_exits_0()
+    {
+        var (code, output) = await CliProcess.RunAsync(["demo", "--duration", "6"], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, code);
+        var events = output.Split('\n')
+            .Where(line => line.StartsWith("demo.public.users key=", StringComparison.Ordinal))
+            .Select(line => JsonNode.Parse(line[(line.IndexOf(" value=", StringComparison.Ordinal) + 7)..])!)
+            .ToList();
+        Assert.True(events.Count >= 3, $"expected change events on stdout, got:\n{output}");
+        Assert.All(events, e => Assert.Equal("users", (string)e["table"]!));
+        Assert.Contains(events, e => (string)e["op"]! == "INSERT" && e["after"]!["email"] is not null);
+        // The first row the workload writes is streamed too: it starts writing only once the slot streams.
+        Assert.Contains(events, e => (string)e["op"]! == "INSERT" && (long)e["after"]!["id"]! == 1);
+        Assert.Contains("removing the throwaway PostgreSQL cluster", output);
+    }
+}

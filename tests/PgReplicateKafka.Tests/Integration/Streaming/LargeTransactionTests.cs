@@ -1,0 +1,69 @@
+using Xunit.Abstractions;
+
+namespace PgReplicateKafka.Tests.Integration.Streaming;
+
+/// <summary>Memory stays bounded by the in-flight budget, not by the size of a transaction or a row.</summary>
+[Collection(IntegrationCollection.Name)]
+public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka, ITestOutputHelper output)
+{
+    private const long PeakRssLimit = 300L * 1024 * 1024;
+
+    [Fact]
+    public async Task A_transaction_of_2_000_000_rows_streams_with_bounded_memory()
+    {
+        var peak = await MeasurePeakRssAsync(
+            "CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz, score numeric(10,2), active bool)",
+            "INSERT INTO users (name, email, created_at, score, active) " +
+            "SELECT 'user ' || g, 'user' || g || '@example.com', now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(1, 2000000) g",
+            extraToml: "");
+        Assert.True(peak < PeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {PeakRssLimit / 1048576} MiB");
+    }
+
+    [Fact]
+    public async Task A_thousand_rows_of_5_MB_stream_with_bounded_memory()
+    {
+        var peak = await MeasurePeakRssAsync(
+            "CREATE TABLE blobs (id int PRIMARY KEY, v text); ALTER TABLE blobs ALTER COLUMN v SET COMPRESSION lz4",
+            "INSERT INTO blobs SELECT g, repeat(md5(g::text), 163840) FROM generate_series(1, 1000) g",
+            extraToml: """
+
+                [kafka.properties]
+                message.max.bytes = 6000000
+                """);
+        Assert.True(peak < PeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {PeakRssLimit / 1048576} MiB");
+    }
+
+    private async Task<long> MeasurePeakRssAsync(string setupSql, string workloadSql, string extraToml)
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, setupSql);
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password) + extraToml);
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+
+        var started = DateTime.UtcNow;
+        await run.ExecuteAsync(workloadSql);
+        var end = await run.CurrentWalLsnAsync();
+        var written = DateTime.UtcNow;
+        while (await run.ConfirmedFlushLsnAsync() < end)
+        {
+            Assert.True(DateTime.UtcNow - written < TimeSpan.FromMinutes(3), $"not everything was delivered within 3 minutes. Output:\n{process.Output}");
+            Assert.False(process.HasExited, $"the replicator exited. Output:\n{process.Output}");
+            await Task.Delay(200);
+        }
+
+        var peak = PeakRss(process.Id);
+        output.WriteLine($"peak RSS {peak / 1048576.0:0.0} MiB; written in {(written - started).TotalSeconds:0.0} s, delivered {(DateTime.UtcNow - written).TotalSeconds:0.0} s later");
+        Console.WriteLine($"[{nameof(LargeTransactionTests)}] {workloadSql[..40]}...: peak RSS {peak / 1048576.0:0.0} MiB");
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        return peak;
+    }
+
+    /// <summary>VmHWM: the process's peak resident set size.</summary>
+    private static long PeakRss(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+}

@@ -1,0 +1,66 @@
+using PgReplicateKafka.Pipeline;
+
+namespace PgReplicateKafka.Tests.Unit.Pipeline;
+
+public class InFlightBudgetTests
+{
+    [Fact]
+    public async Task Waits_while_the_limit_is_reached_and_resumes_on_release()
+    {
+        var budget = new InFlightBudget(100);
+        await budget.WaitForRoomAsync(CancellationToken.None); // empty: no wait
+        budget.Add(150); // one event may overshoot
+
+        var waiting = budget.WaitForRoomAsync(CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        budget.Release(30); // still 120 >= 100
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        budget.Release(30);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(90, budget.Bytes);
+    }
+
+    [Fact]
+    public async Task Many_releases_from_other_threads_never_lose_a_wake_up()
+    {
+        var budget = new InFlightBudget(10);
+        var produced = 0;
+        var consumer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                await budget.WaitForRoomAsync(CancellationToken.None);
+                budget.Add(1);
+                Interlocked.Increment(ref produced);
+            }
+        });
+        var releaser = Task.Run(() =>
+        {
+            var released = 0;
+            while (released < 20_000)
+            {
+                if (Volatile.Read(ref produced) > released)
+                {
+                    budget.Release(1);
+                    released++;
+                }
+            }
+        });
+
+        await Task.WhenAll(consumer, releaser).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, budget.Bytes);
+    }
+
+    [Fact]
+    public async Task Waiting_honours_cancellation()
+    {
+        var budget = new InFlightBudget(1);
+        budget.Add(1);
+        using var cts = new CancellationTokenSource(50);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => budget.WaitForRoomAsync(cts.Token).AsTask());
+    }
+}
