@@ -156,19 +156,16 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
                 throw Incomplete(e.Error.Reason, e);
             }
 
-            if (result is null)
-                continue;
+            if (result is null || !ends.TryGetValue(result.TopicPartition, out var end))
+                continue; // nothing yet, or a partition read to its end already
             if (!result.IsPartitionEOF)
                 Apply(result.Message, progress);
 
             // Transaction markers occupy offsets too, so the last record may lie below the end: the
             // end-of-partition event carries the fetch position, which has passed them.
             var reached = result.IsPartitionEOF ? result.Offset.Value : result.Offset.Value + 1;
-            if (reached >= ends[result.TopicPartition])
-            {
+            if (reached >= end)
                 ends.Remove(result.TopicPartition);
-                consumer.IncrementalUnassign([result.TopicPartition]);
-            }
         }
 
         return progress;
