@@ -1,0 +1,20 @@
+namespace PgReplicateKafka.Sink;
+
+public enum SnapshotTableState
+{
+    /// <summary>Planned, no chunk acknowledged yet.</summary>
+    Pending,
+    InProgress,
+    Done,
+}
+
+/// <summary>How far one key range of a table has been read and acknowledged by Kafka.</summary>
+/// <param name="Lower">Exclusive lower bound of the range (text key values); null for unbounded.</param>
+/// <param name="Upper">Inclusive upper bound; null for unbounded.</param>
+/// <param name="LastKey">Key of the last row of the last acknowledged chunk: a restart reads after it. Null before the first chunk.</param>
+public sealed record SnapshotRangeProgress(string[]? Lower, string[]? Upper, string[]? LastKey, bool Done);
+
+/// <summary>The snapshot progress of one table: what a restart resumes from.</summary>
+/// <param name="Table">"schema.table".</param>
+/// <param name="SnapshotId">The snapshot the progress belongs to: a new snapshot of the table starts over.</param>
+public sealed record SnapshotTableProgress(string Table, string SnapshotId, SnapshotTableState State, long RowsRead, IReadOnlyList<SnapshotRangeProgress> Ranges);

@@ -1,0 +1,287 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Logging;
+using PgReplicateKafka.Configuration;
+
+namespace PgReplicateKafka.Sink;
+
+/// <summary>
+/// Snapshot progress in a compacted Kafka topic: one record per database, slot and table, keyed
+/// <c>{"database":…,"slot":…,"table":…}</c>, the newest of which is the table's progress. Written
+/// only once Kafka acknowledged the chunks it counts, so a restart never skips an unacknowledged row.
+/// </summary>
+public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logger, string? topic = null)
+{
+    public string Topic { get; } = topic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.snapshots";
+
+    public byte[] Key(string table) =>
+        JsonSerializer.SerializeToUtf8Bytes(new KeyRecord { Database = config.Postgres.Database, Slot = config.Postgres.SlotName, Table = table });
+
+    /// <summary>The record for <paramref name="progress"/>, for a producer inside a Kafka transaction (exactly-once).</summary>
+    public Message<byte[]?, byte[]?> Record(SnapshotTableProgress progress)
+    {
+        var ranges = new RangeRecord[progress.Ranges.Count];
+        for (var i = 0; i < ranges.Length; i++)
+        {
+            var range = progress.Ranges[i];
+            ranges[i] = new RangeRecord { Lower = range.Lower, Upper = range.Upper, LastKey = range.LastKey, Done = range.Done };
+        }
+
+        var value = new ValueRecord
+        {
+            Database = config.Postgres.Database,
+            Slot = config.Postgres.SlotName,
+            Table = progress.Table,
+            Snapshot = progress.SnapshotId,
+            State = progress.State switch
+            {
+                SnapshotTableState.Pending => "pending",
+                SnapshotTableState.InProgress => "in_progress",
+                _ => "done",
+            },
+            Rows = progress.RowsRead,
+            Ranges = ranges,
+            TsMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        };
+        return new Message<byte[]?, byte[]?> { Key = Key(progress.Table), Value = JsonSerializer.SerializeToUtf8Bytes(value) };
+    }
+
+    /// <summary>Writes <paramref name="progress"/> and returns once Kafka acknowledged it.</summary>
+    public async Task SaveAsync(IProducer<byte[]?, byte[]?> producer, SnapshotTableProgress progress, CancellationToken ct)
+    {
+        try
+        {
+            await producer.ProduceAsync(Topic, Record(progress), ct);
+        }
+        catch (ProduceException<byte[]?, byte[]?> e)
+        {
+            throw new KafkaFailureException($"Kafka did not store the snapshot progress of {progress.Table} in topic {Topic}: {e.Error.Reason}", e);
+        }
+    }
+
+    /// <summary>Creates the topic compacted when the cluster allows it; an existing topic (or a broker without CreateTopics) is fine.</summary>
+    public async Task EnsureTopicAsync(IProducer<byte[]?, byte[]?> producer)
+    {
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        try
+        {
+            await admin.CreateTopicsAsync(
+                [new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = -1, Configs = new() { ["cleanup.policy"] = "compact" } }],
+                new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
+            logger.LogInformation("Created snapshot progress topic {Topic} (compacted)", Topic);
+        }
+        catch (KafkaException e)
+        {
+            logger.LogDebug("Snapshot progress topic {Topic} not created: {Reason}", Topic, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The committed progress of every table of this database and slot, by "schema.table". Reads
+    /// each partition to its end offset as it was when the read began, and throws
+    /// <see cref="KafkaFailureException"/> when it cannot get there within <paramref name="timeout"/>
+    /// (e.g. an open transaction holds read_committed back): a partial view would restart tables.
+    /// </summary>
+    public IReadOnlyDictionary<string, SnapshotTableProgress> ReadAll(TimeSpan timeout)
+    {
+        var settings = new ConsumerConfig
+        {
+            BootstrapServers = string.Join(',', config.Kafka.Brokers),
+            GroupId = "pg-replicate-kafka-snapshot-reader",
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            EnableAutoCommit = false,
+            EnablePartitionEof = true,
+        };
+        foreach (var (key, value) in config.Kafka.Properties)
+            settings.Set(key, value);
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).Build();
+        var deadline = DateTime.UtcNow + timeout;
+
+        using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+        Metadata metadata;
+        try
+        {
+            metadata = admin.GetMetadata(Topic, timeout);
+        }
+        catch (KafkaException e)
+        {
+            throw Incomplete($"its metadata could not be read: {e.Error.Reason}", e);
+        }
+
+        var progress = new Dictionary<string, SnapshotTableProgress>();
+        var topicMetadata = metadata.Topics.SingleOrDefault(t => t.Topic == Topic);
+        if (topicMetadata is null || topicMetadata.Error.Code == ErrorCode.UnknownTopicOrPart)
+            return progress; // no snapshot ever recorded progress
+        if (topicMetadata.Error.IsError)
+            throw Incomplete($"its metadata says {topicMetadata.Error.Reason}");
+
+        // The end offsets now: everything committed before the read began lies below them.
+        var ends = new Dictionary<TopicPartition, long>();
+        foreach (var partition in topicMetadata.Partitions)
+        {
+            var tp = new TopicPartition(Topic, partition.PartitionId);
+            WatermarkOffsets offsets;
+            try
+            {
+                offsets = consumer.QueryWatermarkOffsets(tp, Remaining(deadline));
+            }
+            catch (KafkaException e)
+            {
+                throw Incomplete($"the end offset of partition {partition.PartitionId} could not be read: {e.Error.Reason}", e);
+            }
+
+            if (offsets.High.Value > offsets.Low.Value)
+                ends[tp] = offsets.High.Value;
+        }
+
+        consumer.Assign(ends.Keys.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
+        while (ends.Count > 0)
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw Incomplete(
+                    $"{ends.Count} partition(s) were not read to their end within {timeout.TotalSeconds:0} s " +
+                    "(a transaction left open by a crashed producer holds read_committed back until it times out)");
+            }
+
+            ConsumeResult<byte[]?, byte[]?>? result;
+            try
+            {
+                result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (ConsumeException e)
+            {
+                throw Incomplete(e.Error.Reason, e);
+            }
+
+            if (result is null || !ends.TryGetValue(result.TopicPartition, out var end))
+                continue; // nothing yet, or a partition read to its end already
+            if (!result.IsPartitionEOF)
+                Apply(result.Message, progress);
+
+            // Transaction markers occupy offsets too, so the last record may lie below the end: the
+            // end-of-partition event carries the fetch position, which has passed them.
+            var reached = result.IsPartitionEOF ? result.Offset.Value : result.Offset.Value + 1;
+            if (reached >= end)
+                ends.Remove(result.TopicPartition);
+        }
+
+        return progress;
+    }
+
+    private void Apply(Message<byte[]?, byte[]?> message, Dictionary<string, SnapshotTableProgress> progress)
+    {
+        if (message.Key is null)
+            return;
+        KeyRecord? key;
+        try
+        {
+            key = JsonSerializer.Deserialize<KeyRecord>(message.Key);
+        }
+        catch (JsonException)
+        {
+            return; // not ours
+        }
+
+        if (key?.Table is null || key.Database != config.Postgres.Database || key.Slot != config.Postgres.SlotName)
+            return;
+        if (message.Value is null)
+        {
+            progress.Remove(key.Table); // a tombstone forgets the table
+            return;
+        }
+
+        ValueRecord? value;
+        try
+        {
+            value = JsonSerializer.Deserialize<ValueRecord>(message.Value);
+        }
+        catch (JsonException e)
+        {
+            throw Incomplete($"the record for {key.Table} is not valid JSON: {e.Message}", e);
+        }
+
+        if (value?.Snapshot is null || value.Ranges is null)
+            throw Incomplete($"the record for {key.Table} lacks the snapshot id or the ranges");
+        var state = value.State switch
+        {
+            "pending" => SnapshotTableState.Pending,
+            "in_progress" => SnapshotTableState.InProgress,
+            "done" => SnapshotTableState.Done,
+            _ => throw Incomplete($"the record for {key.Table} has an unknown state \"{value.State}\""),
+        };
+        var ranges = new SnapshotRangeProgress[value.Ranges.Length];
+        for (var i = 0; i < ranges.Length; i++)
+        {
+            var range = value.Ranges[i];
+            ranges[i] = new SnapshotRangeProgress(range.Lower, range.Upper, range.LastKey, range.Done);
+        }
+
+        progress[key.Table] = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges);
+    }
+
+    private KafkaFailureException Incomplete(string reason, Exception? inner = null) =>
+        new($"could not read the snapshot progress from topic {Topic}: {reason}", inner);
+
+    private static TimeSpan Remaining(DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+    }
+
+    private sealed class KeyRecord
+    {
+        [JsonPropertyName("database")]
+        public string? Database { get; init; }
+
+        [JsonPropertyName("slot")]
+        public string? Slot { get; init; }
+
+        [JsonPropertyName("table")]
+        public string? Table { get; init; }
+    }
+
+    private sealed class RangeRecord
+    {
+        [JsonPropertyName("lower")]
+        public string[]? Lower { get; init; }
+
+        [JsonPropertyName("upper")]
+        public string[]? Upper { get; init; }
+
+        [JsonPropertyName("last_key")]
+        public string[]? LastKey { get; init; }
+
+        [JsonPropertyName("done")]
+        public bool Done { get; init; }
+    }
+
+    private sealed class ValueRecord
+    {
+        [JsonPropertyName("database")]
+        public string? Database { get; init; }
+
+        [JsonPropertyName("slot")]
+        public string? Slot { get; init; }
+
+        [JsonPropertyName("table")]
+        public string? Table { get; init; }
+
+        [JsonPropertyName("snapshot")]
+        public string? Snapshot { get; init; }
+
+        [JsonPropertyName("state")]
+        public string? State { get; init; }
+
+        [JsonPropertyName("rows")]
+        public long Rows { get; init; }
+
+        [JsonPropertyName("ranges")]
+        public RangeRecord[]? Ranges { get; init; }
+
+        [JsonPropertyName("ts_ms")]
+        public long TsMs { get; init; }
+    }
+}

@@ -1,0 +1,84 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Sink;
+using PgReplicateKafka.Tests.Fixtures;
+
+namespace PgReplicateKafka.Tests.Integration;
+
+[Collection(IntegrationCollection.Name)]
+public class SnapshotProgressStoreTests(KafkaFixture kafka)
+{
+    [Fact]
+    public async Task The_newest_committed_progress_of_each_table_of_this_database_and_slot_is_read_back()
+    {
+        var prefix = kafka.NewTopicPrefix();
+        var store = Store(prefix, "shop", "slot_a");
+        var otherSlot = Store(prefix, "shop", "slot_b");
+        Assert.Equal($"{prefix}.pg-replicate-kafka.snapshots", store.Topic);
+        // Several partitions (an auto-created topic on a real cluster may have them too): every one is read to its end.
+        kafka.Mock?.CreateTopic(store.Topic, partitions: 3);
+        using var producer = Producer();
+        await store.EnsureTopicAsync(producer);
+
+        Assert.Empty(store.ReadAll(TimeSpan.FromSeconds(20)));
+
+        SnapshotRangeProgress[] halfway = [new(null, ["500"], ["250"], false), new(["500"], null, null, false)];
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.Pending, 0, [new(null, null, null, false)]), default);
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.InProgress, 250, halfway), default);
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.orders", "s1", SnapshotTableState.Done, 10, [new(null, null, ["a\"b", "2"], true)]), default);
+        await otherSlot.SaveAsync(producer, new SnapshotTableProgress("public.users", "s9", SnapshotTableState.Done, 1, [new(null, null, null, true)]), default);
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.gone", "s1", SnapshotTableState.Done, 1, [new(null, null, null, true)]), default);
+        await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = store.Key("public.gone"), Value = null });
+        await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = "not ours"u8.ToArray(), Value = "x"u8.ToArray() });
+
+        var progress = store.ReadAll(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(["public.orders", "public.users"], progress.Keys.Order());
+        var users = progress["public.users"];
+        Assert.Equal(SnapshotTableState.InProgress, users.State);
+        Assert.Equal("s1", users.SnapshotId);
+        Assert.Equal(250, users.RowsRead);
+        Assert.Equal(2, users.Ranges.Count);
+        Assert.Equal(["250"], users.Ranges[0].LastKey!);
+        Assert.Equal(["500"], users.Ranges[0].Upper!);
+        Assert.Null(users.Ranges[0].Lower);
+        Assert.Equal(["500"], users.Ranges[1].Lower!);
+        Assert.Null(users.Ranges[1].LastKey);
+        Assert.Equal(["a\"b", "2"], progress["public.orders"].Ranges[0].LastKey!);
+        Assert.True(progress["public.orders"].Ranges[0].Done);
+        Assert.Equal(SnapshotTableState.Done, otherSlot.ReadAll(TimeSpan.FromSeconds(20))["public.users"].State);
+    }
+
+    [Fact]
+    public async Task An_unreachable_cluster_fails_the_read_instead_of_returning_a_partial_view()
+    {
+        if (kafka.Mock is not { } mock)
+            return; // needs fault injection
+        var store = Store(kafka.NewTopicPrefix(), "shop", "slot_a");
+        using var producer = Producer();
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.InProgress, 5, [new(null, null, ["5"], false)]), default);
+
+        mock.SetBrokerDown(-1);
+        try
+        {
+            var error = Assert.Throws<KafkaFailureException>(() => store.ReadAll(TimeSpan.FromSeconds(3)));
+            Assert.Contains(store.Topic, error.Message);
+        }
+        finally
+        {
+            mock.SetBrokerUp(-1);
+        }
+    }
+
+    private SnapshotProgressStore Store(string prefix, string database, string slot) => new(
+        new ReplicatorConfig
+        {
+            Postgres = new PostgresConfig { Database = database, Username = "u", Publication = "pub", SlotName = slot },
+            Kafka = new KafkaConfig { Brokers = [kafka.BootstrapServers], TopicPrefix = prefix },
+        },
+        NullLogger.Instance);
+
+    private IProducer<byte[]?, byte[]?> Producer() =>
+        new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, EnableIdempotence = true }).Build();
+}
