@@ -42,7 +42,7 @@ public sealed class ChunkReader
         var key = KeyList(table);
         var select = new StringBuilder("SELECT ");
         for (var i = 0; i < table.Columns.Count; i++)
-            select.Append(i == 0 ? "" : ", ").Append(SourceSetup.QuoteIdentifier(table.Columns[i].Name));
+            select.Append(i == 0 ? "" : ", ").Append(SqlNames.QuoteIdentifier(table.Columns[i].Name));
         select.Append(" FROM ").Append(table.SqlName);
 
         var filters = new List<string>();
@@ -132,7 +132,7 @@ public sealed class ChunkReader
     {
         var names = new string[table.PagingKey.Length];
         for (var i = 0; i < names.Length; i++)
-            names[i] = SourceSetup.QuoteIdentifier(table.Columns[table.PagingKey[i]].Name);
+            names[i] = SqlNames.QuoteIdentifier(table.Columns[table.PagingKey[i]].Name);
         return string.Join(", ", names);
     }
 

@@ -28,7 +28,7 @@ public static class KeyRangeSplitter
         var descending = new string[names.Length];
         for (var i = 0; i < names.Length; i++)
         {
-            names[i] = SourceSetup.QuoteIdentifier(table.Columns[table.PagingKey[i]].Name);
+            names[i] = SqlNames.QuoteIdentifier(table.Columns[table.PagingKey[i]].Name);
             descending[i] = names[i] + " DESC";
         }
 

@@ -8,7 +8,7 @@ public static class SnapshotConnection
 {
     /// <summary>
     /// Opens a connection with the session settings the replication connection pins (see
-    /// <see cref="Events.Values.PgSessionSettings"/>): chunk rows must print exactly as pgoutput
+    /// <see cref="PgSessionSettings"/>): chunk rows must print exactly as pgoutput
     /// prints the same values, and keys read back must parse under the same settings.
     /// </summary>
     public static async Task<NpgsqlConnection> OpenAsync(PostgresConfig config, CancellationToken ct)

@@ -27,7 +27,7 @@ public sealed class SnapshotTable
         QualifiedName = schema + "." + name;
         // ONLY keeps inheritance children out (pgoutput publishes them as tables of their own); a
         // partitioned table has no rows of its own, so it is read with its partitions.
-        SqlName = (partitioned ? "" : "ONLY ") + SourceSetup.QuoteIdentifier(schema) + "." + SourceSetup.QuoteIdentifier(name);
+        SqlName = (partitioned ? "" : "ONLY ") + SqlNames.QuoteIdentifier(schema) + "." + SqlNames.QuoteIdentifier(name);
     }
 
     public uint RelationId { get; }
@@ -80,14 +80,14 @@ public sealed class SnapshotTable
     /// <summary>
     /// The table as events describe it, for READ events and chunk windows. It matches what the
     /// replication stream builds from pgoutput's RELATION message, so snapshot and streamed events of
-    /// a row carry the same key and topic.
+    /// a row carry the same key (and so the same topic and partition).
     /// </summary>
-    public TableInfo ToTableInfo(TypeCatalog types, string topicPrefix)
+    public TableInfo ToTableInfo(TypeCatalog types)
     {
         var columns = new ColumnInfo[Columns.Count];
         for (var i = 0; i < columns.Length; i++)
             columns[i] = new ColumnInfo(Columns[i].Name, types.Resolve(Columns[i].TypeOid), Columns[i].IsReplicaIdentity);
-        return new TableInfo(RelationId, Schema, Name, columns, IdentityIsFull, MessageKey, $"{topicPrefix}.{Schema}.{Name}");
+        return new TableInfo(RelationId, Schema, Name, columns, IdentityIsFull, MessageKey);
     }
 }
 

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using PgReplicateKafka.Source.Snapshot;
-using PgReplicateKafka.Tests.Fixtures;
 using Xunit.Abstractions;
 
-namespace PgReplicateKafka.Tests.Integration;
+namespace PgReplicateKafka.Tests.Integration.Snapshot;
 
 /// <summary>Chunk read speed next to a plain COPY TO STDOUT of the same rows (numbers in docs/snapshots.md).</summary>
 [Collection(IntegrationCollection.Name)]

@@ -7,9 +7,8 @@ using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Source;
 using PgReplicateKafka.Source.Snapshot;
-using PgReplicateKafka.Tests.Fixtures;
 
-namespace PgReplicateKafka.Tests.Integration;
+namespace PgReplicateKafka.Tests.Support;
 
 /// <summary>A fresh database with a publication "pub", a snapshot connection to it, and a raw pgoutput stream on demand.</summary>
 public sealed class SnapshotTestDatabase : IAsyncDisposable

@@ -1,9 +1,8 @@
 using Npgsql;
 using PgReplicateKafka.Events.Values;
 using PgReplicateKafka.Source.Snapshot;
-using PgReplicateKafka.Tests.Fixtures;
 
-namespace PgReplicateKafka.Tests.Integration;
+namespace PgReplicateKafka.Tests.Integration.Snapshot;
 
 [Collection(IntegrationCollection.Name)]
 public class SnapshotSourceTests(PostgresFixture postgres)
@@ -54,8 +53,7 @@ public class SnapshotSourceTests(PostgresFixture postgres)
         Assert.Equal([1], tables["by_index"].MessageKey);
         Assert.Equal([0], tables["by_index"].PagingKey); // the primary key pages even when the identity is another index
 
-        var info = tables["by_index"].ToTableInfo(TypeCatalog.Builtin, "cdc");
-        Assert.Equal("cdc.public.by_index", info.Topic);
+        var info = tables["by_index"].ToTableInfo(TypeCatalog.Builtin);
         Assert.Equal([1], info.KeyColumns);
         Assert.Equal([false, true], info.Columns.Select(c => c.IsReplicaIdentity));
         Assert.Equal("int4", info.Columns[0].Type.Name);

@@ -1,7 +1,6 @@
 using PgReplicateKafka.Source.Snapshot;
-using PgReplicateKafka.Tests.Fixtures;
 
-namespace PgReplicateKafka.Tests.Integration;
+namespace PgReplicateKafka.Tests.Integration.Snapshot;
 
 /// <summary>
 /// Chunk rows hold exactly the text pgoutput sends for the same row, for every type of the type

@@ -3,7 +3,7 @@ using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Values;
 using PgReplicateKafka.Pipeline.Snapshot;
 
-namespace PgReplicateKafka.Tests.Unit;
+namespace PgReplicateKafka.Tests.Unit.Pipeline.Snapshot;
 
 public class SnapshotChunkWindowTests
 {
@@ -136,7 +136,7 @@ public class SnapshotChunkWindowTests
         var infos = new ColumnInfo[columns.Length];
         for (var i = 0; i < columns.Length; i++)
             infos[i] = new ColumnInfo(columns[i], Text, Array.IndexOf(key, i) >= 0);
-        return new TableInfo(id, "public", name, infos, identityIsFull: false, key, "t.public." + name);
+        return new TableInfo(id, "public", name, infos, identityIsFull: false, key);
     }
 
     private static ChangeEvent Change(TableInfo table, ChangeOperation operation, RowData? before, RowData? after) =>

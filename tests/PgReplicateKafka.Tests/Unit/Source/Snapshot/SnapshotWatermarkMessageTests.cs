@@ -1,7 +1,7 @@
 using System.Text;
 using PgReplicateKafka.Source.Snapshot;
 
-namespace PgReplicateKafka.Tests.Unit;
+namespace PgReplicateKafka.Tests.Unit.Source.Snapshot;
 
 public class SnapshotWatermarkMessageTests
 {

@@ -2,9 +2,8 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Sink;
-using PgReplicateKafka.Tests.Fixtures;
 
-namespace PgReplicateKafka.Tests.Integration;
+namespace PgReplicateKafka.Tests.Integration.Snapshot;
 
 [Collection(IntegrationCollection.Name)]
 public class SnapshotProgressStoreTests(KafkaFixture kafka)
