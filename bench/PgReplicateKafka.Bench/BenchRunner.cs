@@ -58,6 +58,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
             decode.Add(changes / text.Elapsed.TotalSeconds);
             binary.Add(changes / bin.Elapsed.TotalSeconds);
             decodeCpu.Add(text.CpuSeconds / changes * 1e6);
+            progress.WriteLine($"{label} server-side decode {decode[^1]:N0} changes/s (text), {binary[^1]:N0} (binary)");
             // Every reader stops at the end of the workload's last commit, which the decode found.
             var lastCommit = text.LastCommitLsn;
             foreach (var reader in readers.Skip(run % readers.Length).Concat(readers.Take(run % readers.Length)))
@@ -69,11 +70,13 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
                     progress.WriteLine($"{label} pg_recvlogical up to {lastCommit}");
                     var done = await RawReader.ReadAsync(cluster, database, slot, lastCommit);
                     raw.Add(changes / (done - await cluster.Log.StartReplicationAsync(slot)).TotalSeconds);
+                    progress.WriteLine($"{label} pg_recvlogical read {raw[^1]:N0} changes/s");
                 }
                 else
                 {
                     progress.WriteLine($"{label} pg-replicate-kafka, {reader}");
                     streamed[reader].Add(await StreamAsync(database, topic, slot, reader, changes, lastCommit));
+                    progress.WriteLine($"{label} pg-replicate-kafka, {reader}: {streamed[reader][^1].Rate:N0} changes/s");
                 }
 
                 await cluster.DropSlotAsync(database, slot);
