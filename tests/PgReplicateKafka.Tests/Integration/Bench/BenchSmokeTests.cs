@@ -21,7 +21,9 @@ public class BenchSmokeTests
         foreach (var workload in Workloads)
             Assert.Contains($"### {workload}: ", output);
 
-        var rows = output[output.IndexOf("### Summary", StringComparison.Ordinal)..].Split('\n')
+        var summary = output[output.IndexOf("### Summary", StringComparison.Ordinal)..];
+        Assert.Contains("| workload | delivery | runs | changes | end to end changes/s | spread | raw reader changes/s | server decode changes/s | binary decode changes/s | e2e / raw | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |", summary);
+        var rows = summary.Split('\n')
             .Where(line => line.StartsWith("| ", StringComparison.Ordinal))
             .Select(line => line.Trim().Trim('|').Split('|').Select(cell => cell.Trim()).ToArray())
             .Where(cells => Workloads.Contains(cells[0]))
