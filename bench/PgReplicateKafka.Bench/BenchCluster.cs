@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Npgsql;
@@ -11,8 +10,9 @@ namespace PgReplicateKafka.Bench;
 internal sealed class BenchCluster : IAsyncDisposable
 {
     public const string Publication = "bench_publication";
-    public const string ReplicatorSlot = "bench_replicator";
-    public const string RawSlot = "bench_raw";
+
+    /// <summary>Created before a workload is written and never read: every reader gets a copy of it, so all read the same WAL.</summary>
+    public const string OriginSlot = "bench_origin";
 
     // Enough partitions that no partition reaches the mock broker's retention (5 MiB / 100,000
     // batches) before the end offsets are read; end offsets count messages even past retention.
@@ -23,18 +23,29 @@ internal sealed class BenchCluster : IAsyncDisposable
         Postgres = postgres;
         Kafka = kafka;
         Admin = admin;
+        Log = new ServerLog(postgres.DataDirectory);
     }
 
     public TempPostgresCluster Postgres { get; }
     public MockKafkaCluster Kafka { get; }
     public IAdminClient Admin { get; }
+    public ServerLog Log { get; }
+
+    /// <summary>Where the replicator writes its exactly-once checkpoints for <paramref name="database"/>.</summary>
+    public static string CheckpointTopic(string database) => database + ".checkpoints";
 
     public static async Task<BenchCluster> StartAsync()
     {
         var postgres = await TempPostgresCluster.StartAsync(new TempPostgresOptions
         {
             // No checkpoint in the middle of a workload: it would be noise in the measurement.
-            ExtraSettings = new Dictionary<string, string> { ["max_wal_size"] = "8GB", ["checkpoint_timeout"] = "1h" },
+            ExtraSettings = new Dictionary<string, string>
+            {
+                ["max_wal_size"] = "8GB",
+                ["checkpoint_timeout"] = "1h",
+                // Vacuuming what oltp just updated and deleted would compete with whichever reader comes first.
+                ["autovacuum"] = "off",
+            }.Concat(ServerLog.Settings).ToDictionary(),
         });
         var kafka = MockKafkaCluster.Start(brokers: 1);
         var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka.BootstrapServers }).Build();
@@ -47,56 +58,52 @@ internal sealed class BenchCluster : IAsyncDisposable
         await Postgres.CreateDatabaseAsync(database);
         await Postgres.ExecuteAsync($"{createTable}; CREATE PUBLICATION {Publication} FOR ALL TABLES;", database);
         Kafka.CreateTopic(topic, Partitions);
+        Kafka.CreateTopic(CheckpointTopic(database), 1);
         return Postgres.ConnectionString(database);
     }
 
     public Task CreateSlotAsync(string database, string slot) =>
         Postgres.ExecuteAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')", database);
 
-    /// <summary>Drops the slots so their retained WAL and spill files go before the next workload.</summary>
-    public async Task DropSlotsAsync(string database)
-    {
-        await Postgres.ExecuteAsync(
-            $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('{ReplicatorSlot}', '{RawSlot}') AND NOT active",
-            database);
-    }
+    /// <summary>A new slot at the origin slot's position: it decodes exactly the WAL the origin would.</summary>
+    public Task CopyOriginSlotAsync(string database, string slot) =>
+        Postgres.ExecuteAsync($"SELECT pg_copy_logical_replication_slot('{OriginSlot}', '{slot}')", database);
 
-    /// <summary>The WAL position every change of the workload lies before.</summary>
-    public async Task<string> FlushLsnAsync(string database) =>
-        (await Postgres.ScalarAsync<string>("SELECT pg_current_wal_flush_lsn()::text", database))!;
+    public Task DropSlotAsync(string database, string slot) =>
+        Postgres.ExecuteAsync($"SELECT pg_drop_replication_slot('{slot}')", database);
+
+    /// <summary>Drops the database's idle slots so their retained WAL and spill files go before the next workload.</summary>
+    public Task DropSlotsAsync(string database) =>
+        Postgres.ExecuteAsync(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active",
+            database);
 
     /// <summary>
-    /// The raw ceiling: PostgreSQL's own client reading the pgoutput stream of <see cref="RawSlot"/>
-    /// up to <paramref name="endLsn"/> and throwing it away. Returns its wall time.
+    /// The physical limit: PostgreSQL decoding the origin slot's WAL into pgoutput messages, in the
+    /// server, with no client and no network (a peek, so the slot does not move). Returns the
+    /// messages, the end LSN of the last commit, the wall time and the backend's CPU time.
     /// </summary>
-    public async Task<TimeSpan> ReadRawSlotAsync(string database, string endLsn)
+    public async Task<(long Messages, string LastCommitLsn, TimeSpan Elapsed, double CpuSeconds)> DecodeAsync(string database, bool binary)
     {
-        var start = new ProcessStartInfo(Path.Combine(Postgres.BinDir, "pg_recvlogical"))
-        {
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])[
-                     "-h", Postgres.Host, "-p", Postgres.Port.ToString(CultureInfo.InvariantCulture), "-U", Postgres.Username,
-                     "-d", database, "-S", RawSlot, "--start", "-E", endLsn, "--no-loop",
-                     "-P", "pgoutput", "-o", "proto_version=1", "-o", "publication_names=" + Publication,
-                     // -F 0: /dev/null cannot be fsynced.
-                     "-f", "/dev/null", "-F", "0"])
-            start.ArgumentList.Add(arg);
-        start.Environment["PGPASSWORD"] = Postgres.Password;
-
+        await using var connection = await Workloads.OpenAsync(Postgres.ConnectionString(database));
+        var backend = connection.ProcessID;
+        await using var peek = new NpgsqlCommand(
+            $"""
+            SELECT count(*), max(lsn)::text FROM pg_logical_slot_peek_binary_changes('{OriginSlot}', NULL, NULL,
+                'proto_version', '1', 'publication_names', '{Publication}'{(binary ? ", 'binary', 'true'" : "")})
+            """, connection)
+        { CommandTimeout = 0 };
+        var cpuBefore = ProcessCpu.Seconds(backend);
         var watch = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        await using var reader = await peek.ExecuteReaderAsync();
+        await reader.ReadAsync();
         var elapsed = watch.Elapsed;
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"pg_recvlogical failed with exit code {process.ExitCode}: {(await stderr).Trim()}");
-        return elapsed;
+        var cpu = ProcessCpu.Seconds(backend) - cpuBefore;
+        return (reader.GetInt64(0), reader.GetString(1), elapsed, cpu);
     }
 
-    /// <summary>Messages Kafka has acknowledged on <paramref name="topic"/>: the sum of its partitions' end offsets.</summary>
-    public async Task<long> AcknowledgedAsync(string topic)
+    /// <summary>Each partition's end offset now, so a reader can start after everything written before.</summary>
+    public async Task<List<TopicPartitionOffset>> EndOffsetsAsync(string topic)
     {
         var specs = Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffsetSpec
         {
@@ -104,8 +111,11 @@ internal sealed class BenchCluster : IAsyncDisposable
             OffsetSpec = OffsetSpec.Latest(),
         });
         var result = await Admin.ListOffsetsAsync(specs, new ListOffsetsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
-        return result.ResultInfos.Sum(r => r.TopicPartitionOffsetError.Offset.Value);
+        return result.ResultInfos.Select(r => r.TopicPartitionOffsetError.TopicPartitionOffset).ToList();
     }
+
+    /// <summary>Messages Kafka has acknowledged on <paramref name="topic"/>: the sum of its partitions' end offsets.</summary>
+    public async Task<long> AcknowledgedAsync(string topic) => (await EndOffsetsAsync(topic)).Sum(o => o.Offset.Value);
 
     public async ValueTask DisposeAsync()
     {

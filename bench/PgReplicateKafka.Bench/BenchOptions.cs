@@ -10,10 +10,17 @@ internal sealed record BenchOptions
     public int OltpWriters { get; init; } = 4;
     public int WideRows { get; init; } = 200_000;
     public int LatencyRate { get; init; } = 5_000;
-    public int LatencySeconds { get; init; } = 60;
+    // Per run: three runs of each delivery mode make 2 minutes of measured latency load.
+    public int LatencySeconds { get; init; } = 20;
 
     /// <summary>Seconds of the same load before the latency is measured: the replicator's JIT warm-up.</summary>
     public int LatencyWarmupSeconds { get; init; } = 5;
+
+    /// <summary>How often each workload's WAL is read by every reader; the report gives the median and the spread.</summary>
+    public int Runs { get; init; } = 3;
+
+    /// <summary>The replicator's delivery modes to measure, each on the same WAL as the others.</summary>
+    public IReadOnlyList<string> Deliveries { get; init; } = AllDeliveries;
 
     /// <summary>Workloads to run, in order; all by default.</summary>
     public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
@@ -26,14 +33,19 @@ internal sealed record BenchOptions
 
     public static readonly IReadOnlyList<string> AllWorkloads = ["bulk", "oltp", "wide", "latency"];
 
+    public static readonly IReadOnlyList<string> AllDeliveries = ["at_least_once", "exactly_once"];
+
     public const string Usage =
         """
-        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency]
+        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency] [--runs N]
+                                        [--delivery both|at_least_once|exactly_once]
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
                                         [--producer-property NAME=VALUE]... [--replicator-log FILE] [--help]
-          --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s);
-                    later size flags still override them
+          --quick     scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s)
+                      and one run; later flags still override them
+          --runs N    reads of each workload's WAL per reader (default 3): the report gives median, min and max
+          --delivery  the replicator's delivery modes to measure (default both)
         """;
 
     /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
@@ -58,7 +70,11 @@ internal sealed record BenchOptions
                     WideRows = 20_000,
                     LatencyRate = 1_000,
                     LatencySeconds = 10,
+                    LatencyWarmupSeconds = 2,
+                    Runs = 1,
                 },
+                "--runs" => options with { Runs = Count() },
+                "--delivery" => options with { Deliveries = ParseDelivery(Next()) },
                 "--bulk-rows" => options with { BulkRows = Count() },
                 "--oltp-transactions" => options with { OltpTransactions = Count() },
                 "--oltp-writers" => options with { OltpWriters = Count() },
@@ -84,6 +100,13 @@ internal sealed record BenchOptions
         properties[assignment[..eq]] = assignment[(eq + 1)..];
         return options with { ProducerProperties = properties };
     }
+
+    private static IReadOnlyList<string> ParseDelivery(string value) => value switch
+    {
+        "both" => AllDeliveries,
+        "at_least_once" or "exactly_once" => [value],
+        _ => throw new ArgumentException($"--delivery needs both, at_least_once or exactly_once, not '{value}'"),
+    };
 
     private static string[] ParseWorkloads(string list)
     {

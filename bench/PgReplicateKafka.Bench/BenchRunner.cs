@@ -1,18 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Npgsql;
 
 namespace PgReplicateKafka.Bench;
 
 /// <summary>Runs the workloads against one <see cref="BenchCluster"/> and measures the replicator on each.</summary>
-internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, TextWriter progress, TextWriter? replicatorLog)
+internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions options, TextWriter progress, TextWriter? replicatorLog)
 {
     // A replicator that acknowledges nothing for this long is stuck, not slow.
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan AckPollInterval = TimeSpan.FromMilliseconds(10);
 
-    public Task<WorkloadResult> RunAsync(string workload) => workload switch
+    public Task<IReadOnlyList<WorkloadResult>> RunAsync(string workload) => workload switch
     {
         "bulk" => ThroughputAsync("bulk", $"one transaction inserting {options.BulkRows:N0} rows into users",
             Workloads.UsersTable, "users", options.BulkRows, cs => Workloads.BulkAsync(cs, options.BulkRows)),
@@ -25,131 +24,115 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
     };
 
     /// <summary>
-    /// Writes the workload with both slots in place and nothing reading them, then reads the same WAL
-    /// twice: pg_recvlogical (the ceiling), then the replicator, timed from its start-up being over
-    /// to Kafka's acknowledgement of the last change.
+    /// Writes the workload after creating the origin slot, with nothing reading, then reads the same
+    /// WAL run after run: the server's decode (text, then binary), then pg_recvlogical and the
+    /// replicator in each delivery mode, in an order that rotates from run to run. One reader at a
+    /// time, so none competes with another or with the writers for the two cores.
     /// </summary>
-    private async Task<WorkloadResult> ThroughputAsync(string name, string description, string createTable, string table, long changes, Func<string, Task> write)
+    private async Task<IReadOnlyList<WorkloadResult>> ThroughputAsync(string name, string description, string createTable, string table, long changes, Func<string, Task> write)
     {
         var database = "bench_" + name;
         var topic = $"{database}.public.{table}";
         var connectionString = await cluster.PrepareAsync(database, createTable, topic);
-        await cluster.CreateSlotAsync(database, BenchCluster.ReplicatorSlot);
-        await cluster.CreateSlotAsync(database, BenchCluster.RawSlot);
+        await cluster.CreateSlotAsync(database, BenchCluster.OriginSlot);
 
         progress.WriteLine($"[{name}] writing: {description}");
         var writing = Stopwatch.StartNew();
         await write(connectionString);
         var writeTime = writing.Elapsed;
-        var endLsn = await cluster.FlushLsnAsync(database);
+        // Dirty buffers written now, not by the background writer while a reader is timed.
+        await cluster.Postgres.ExecuteAsync("CHECKPOINT", database);
 
-        progress.WriteLine($"[{name}] reading the raw pgoutput stream with pg_recvlogical up to {endLsn}");
-        var ceilingTime = await cluster.ReadRawSlotAsync(database, endLsn);
-
-        progress.WriteLine($"[{name}] streaming with pg-replicate-kafka");
-        var clock = Stopwatch.StartNew();
-        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, database), clock, replicatorLog);
-        var ready = await WaitReadyAsync(replicator);
-        var cpuAtStart = replicator.CpuSeconds();
-        var done = await WaitForAcknowledgedAsync(topic, changes, replicator, clock);
-        var cpu = replicator.CpuSeconds() - cpuAtStart;
-        var peakRss = replicator.PeakRssBytes();
-        replicator.Dispose();
-        await cluster.DropSlotsAsync(database);
-
-        return new WorkloadResult
+        var raw = new List<double>();
+        var decode = new List<double>();
+        var binary = new List<double>();
+        var decodeCpu = new List<double>();
+        var streamed = options.Deliveries.ToDictionary(d => d, _ => new List<StreamRun>());
+        string[] readers = ["raw", .. options.Deliveries];
+        for (var run = 0; run < options.Runs; run++)
         {
-            Name = name,
-            Description = description,
-            Changes = changes,
-            WriteTime = writeTime,
-            StartupTime = ready,
-            EndToEndRate = changes / (done - ready).TotalSeconds,
-            CeilingRate = changes / ceilingTime.TotalSeconds,
-            CpuSecondsPerMillion = cpu / changes * 1e6,
-            PeakRssMb = peakRss / 1048576.0,
-        };
+            var label = $"[{name}] run {run + 1}/{options.Runs}:";
+            progress.WriteLine($"{label} server-side decode (text, binary)");
+            var text = await cluster.DecodeAsync(database, binary: false);
+            var bin = await cluster.DecodeAsync(database, binary: true);
+            decode.Add(changes / text.Elapsed.TotalSeconds);
+            binary.Add(changes / bin.Elapsed.TotalSeconds);
+            decodeCpu.Add(text.CpuSeconds / changes * 1e6);
+            progress.WriteLine($"{label} server-side decode {decode[^1]:N0} changes/s (text), {binary[^1]:N0} (binary)");
+            // Every reader stops at the end of the workload's last commit, which the decode found.
+            var lastCommit = text.LastCommitLsn;
+            foreach (var reader in readers.Skip(run % readers.Length).Concat(readers.Take(run % readers.Length)))
+            {
+                var slot = $"{database}_{(reader == "raw" ? "raw" : Short(reader))}_{run + 1}";
+                await cluster.CopyOriginSlotAsync(database, slot);
+                if (reader == "raw")
+                {
+                    progress.WriteLine($"{label} pg_recvlogical up to {lastCommit}");
+                    var done = await RawReader.ReadAsync(cluster, database, slot, lastCommit);
+                    raw.Add(changes / (done - await cluster.Log.StartReplicationAsync(slot)).TotalSeconds);
+                    progress.WriteLine($"{label} pg_recvlogical read {raw[^1]:N0} changes/s");
+                }
+                else
+                {
+                    progress.WriteLine($"{label} pg-replicate-kafka, {reader}");
+                    streamed[reader].Add(await StreamAsync(database, topic, slot, reader, changes, lastCommit));
+                    progress.WriteLine($"{label} pg-replicate-kafka, {reader}: {streamed[reader][^1].Rate:N0} changes/s");
+                }
+
+                await cluster.DropSlotAsync(database, slot);
+            }
+        }
+
+        await cluster.DropSlotsAsync(database);
+        var limits = new ReaderLimits(Measured.Of(raw), Measured.Of(decode), Measured.Of(binary), Measured.Of(decodeCpu),
+            Measured.Of(raw.Select((r, i) => r / decode[i]).ToList()));
+        return options.Deliveries.Select(delivery =>
+        {
+            var runs = streamed[delivery];
+            var rates = runs.Select(r => r.Rate).ToList();
+            return new WorkloadResult
+            {
+                Name = name,
+                Description = description,
+                Changes = changes,
+                WriteTime = writeTime,
+                StartupTime = TimeSpan.FromMilliseconds(Measured.Of(runs.Select(r => r.Startup.TotalMilliseconds).ToList()).Median),
+                EndToEndRate = Measured.Of(rates).Median,
+                CpuSecondsPerMillion = Measured.Of(runs.Select(r => r.CpuSecondsPerMillion).ToList()).Median,
+                PeakRssMb = Measured.Of(runs.Select(r => r.PeakRssMb).ToList()).Median,
+                Delivery = delivery,
+                Runs = runs.Count,
+                EndToEnd = Measured.Of(rates),
+                Limits = limits,
+                RawRatio = Measured.Of(rates.Select((r, i) => r / raw[i]).ToList()),
+                DecodeRatio = Measured.Of(rates.Select((r, i) => r / decode[i]).ToList()),
+            };
+        }).ToList();
     }
 
     /// <summary>
-    /// The replicator streams live while a paced writer commits a steady rate of changes; a consumer
-    /// compares each event's commit time (source.ts_ms) with when it can read it from Kafka.
+    /// The replicator on a copy of the origin slot, timed from the server receiving its
+    /// START_REPLICATION to Kafka holding the last change: acknowledged (at-least-once) or committed
+    /// (exactly-once).
     /// </summary>
-    private async Task<WorkloadResult> LatencyAsync()
+    private async Task<StreamRun> StreamAsync(string database, string topic, string slot, string delivery, long changes, string lastCommit)
     {
-        const string name = "latency";
-        var database = "bench_" + name;
-        var topic = $"{database}.public.users";
-        var connectionString = await cluster.PrepareAsync(database, Workloads.UsersTable, topic);
-        await cluster.CreateSlotAsync(database, BenchCluster.ReplicatorSlot);
-
-        // At most 500 transactions a second, so the writer's own round trips never limit the rate.
-        var batch = Math.Max(1, options.LatencyRate / 500);
-        var warmupTransactions = (int)((long)options.LatencyRate * options.LatencyWarmupSeconds / batch);
-        var warmupChanges = (long)warmupTransactions * batch;
-        var transactions = Math.Max(1, (int)((long)options.LatencyRate * options.LatencySeconds / batch));
-        var steadyChanges = (long)transactions * batch;
-        var description = $"a steady {options.LatencyRate:N0} changes/s for {options.LatencySeconds} s after a {options.LatencyWarmupSeconds} s warm-up ({batch} inserts per transaction)";
-        progress.WriteLine($"[{name}] {description}");
-
-        // One change committed before the start measures process start to first change in Kafka.
-        await cluster.Postgres.ExecuteAsync("INSERT INTO public.users (name) VALUES ('start-up probe')", database);
+        var baseline = await cluster.AcknowledgedAsync(topic);
+        using var checkpoints = delivery == "exactly_once" ? new CheckpointWatcher(cluster.Kafka.BootstrapServers, BenchCluster.CheckpointTopic(database)) : null;
+        var spawned = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        using var consumer = new LatencyConsumer(cluster.Kafka.BootstrapServers, topic, BenchCluster.Partitions, clock);
-        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, database), clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery), clock, replicatorLog);
         var ready = await WaitReadyAsync(replicator);
-        var firstChange = await consumer.WaitForAsync(1, replicator, StallTimeout);
-
-        // One paced stream: the warm-up's changes are left out of the measurement, not the load.
-        var writing = Stopwatch.StartNew();
-        var writer = PacedInsertsAsync(connectionString, warmupTransactions + transactions, batch, options.LatencyRate);
-        var measuredStart = await consumer.WaitForAsync(1 + warmupChanges, replicator, StallTimeout);
-        var cpuAtStart = replicator.CpuSeconds();
-        await writer;
-        var writeTime = writing.Elapsed;
-        var lastReceived = await consumer.WaitForAsync(1 + warmupChanges + steadyChanges, replicator, StallTimeout);
-        var cpu = replicator.CpuSeconds() - cpuAtStart;
+        var done = checkpoints is null
+            ? await WaitForAcknowledgedAsync(topic, baseline + changes, replicator)
+            : await checkpoints.WaitForAsync(slot, lastCommit, replicator, StallTimeout);
+        var cpuAtDone = replicator.CpuSeconds();
         var peakRss = replicator.PeakRssBytes();
-        replicator.Dispose();
-        await cluster.DropSlotsAsync(database);
-
-        return new WorkloadResult
-        {
-            Name = name,
-            Description = description,
-            Changes = steadyChanges,
-            WriteTime = writeTime,
-            StartupTime = ready,
-            EndToEndRate = steadyChanges / (lastReceived - measuredStart).TotalSeconds,
-            CpuSecondsPerMillion = cpu / steadyChanges * 1e6,
-            PeakRssMb = peakRss / 1048576.0,
-            FirstChangeTime = firstChange,
-            Latency = consumer.Statistics(skip: 1 + (int)warmupChanges),
-            WarmupLatencyMax = warmupChanges > 0 ? consumer.Max(skip: 1, count: (int)warmupChanges) : null,
-        };
-    }
-
-    /// <summary>Commits transaction k of <paramref name="batch"/> inserts at k * batch / rate seconds after the start.</summary>
-    private static async Task PacedInsertsAsync(string connectionString, int transactions, int batch, int rate)
-    {
-        await using var connection = await Workloads.OpenAsync(connectionString);
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO public.users (name, email, score) SELECT 'paced ' || g, 'paced' || g || '@example.com', (g % 10000) / 100.0 FROM generate_series($1, $2) g",
-            connection);
-        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = 0 });
-        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = 0 });
-        await insert.PrepareAsync();
-        var clock = Stopwatch.StartNew();
-        for (var k = 0; k < transactions; k++)
-        {
-            var due = TimeSpan.FromSeconds((double)k * batch / rate);
-            var wait = due - clock.Elapsed;
-            if (wait > TimeSpan.FromMilliseconds(1))
-                await Task.Delay(wait);
-            ((NpgsqlParameter<long>)insert.Parameters[0]).TypedValue = (long)k * batch + 1;
-            ((NpgsqlParameter<long>)insert.Parameters[1]).TypedValue = (long)(k + 1) * batch;
-            await insert.ExecuteNonQueryAsync();
-        }
+        var started = await cluster.Log.StartReplicationAsync(slot);
+        var cpu = cpuAtDone - replicator.CpuSecondsAt(started);
+        // What timing from the log line instead would have left out.
+        progress.WriteLine($"  (its \"Streaming\" log line came {(spawned + ready - started).TotalMilliseconds:N0} ms after the server received its START_REPLICATION)");
+        return new StreamRun(changes / (done - started).TotalSeconds, cpu / changes * 1e6, peakRss / 1048576.0, ready);
     }
 
     private static async Task<TimeSpan> WaitReadyAsync(ReplicatorProcess replicator)
@@ -169,15 +152,15 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
         return await replicator.Ready;
     }
 
-    /// <summary>Polls the topic's end offsets until <paramref name="expected"/> messages are acknowledged; returns when, on <paramref name="clock"/>.</summary>
-    private async Task<TimeSpan> WaitForAcknowledgedAsync(string topic, long expected, ReplicatorProcess replicator, Stopwatch clock)
+    /// <summary>Polls the topic's end offsets until <paramref name="expected"/> messages are acknowledged; returns when (UTC).</summary>
+    private async Task<DateTime> WaitForAcknowledgedAsync(string topic, long expected, ReplicatorProcess replicator)
     {
         var lastCount = -1L;
-        var lastProgress = clock.Elapsed;
+        var lastProgress = DateTime.UtcNow;
         while (true)
         {
             var count = await cluster.AcknowledgedAsync(topic);
-            var now = clock.Elapsed;
+            var now = DateTime.UtcNow;
             if (count >= expected)
                 return now;
             replicator.ThrowIfExited();
@@ -195,7 +178,8 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
         }
     }
 
-    private string ReplicatorConfig(string database, string topicPrefix)
+    /// <summary>The replicator's configuration: default settings but for the slot, the delivery mode and a 1 s checkpoint interval.</summary>
+    private string ReplicatorConfig(string database, string slot, string delivery)
     {
         var postgres = cluster.Postgres;
         var toml = new StringBuilder();
@@ -207,15 +191,17 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
             username = "{postgres.Username}"
             password = "{postgres.Password}"
             publication = "{BenchCluster.Publication}"
-            slot_name = "{BenchCluster.ReplicatorSlot}"
+            slot_name = "{slot}"
             sslmode = "disable"
 
             [kafka]
             brokers = ["{cluster.Kafka.BootstrapServers}"]
-            topic_prefix = "{topicPrefix}"
+            topic_prefix = "{database}"
+            checkpoint_topic = "{BenchCluster.CheckpointTopic(database)}"
 
             [replication]
             checkpoint_interval_secs = 1
+            delivery = "{delivery}"
 
             [kafka.properties]
             """);
@@ -223,4 +209,8 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
             toml.AppendLine(CultureInfo.InvariantCulture, $"\"{key}\" = \"{value}\"");
         return toml.ToString();
     }
+
+    private static string Short(string delivery) => delivery == "exactly_once" ? "eo" : "alo";
+
+    private sealed record StreamRun(double Rate, double CpuSecondsPerMillion, double PeakRssMb, TimeSpan Startup);
 }

@@ -21,7 +21,8 @@ internal sealed class LatencyConsumer : IDisposable
     private readonly List<TimeSpan> _receivedAt = [];
     private Exception? _failure;
 
-    public LatencyConsumer(string bootstrapServers, string topic, int partitions, Stopwatch clock)
+    /// <summary>Reads from <paramref name="start"/> on; <paramref name="readCommitted"/> for exactly-once, whose events count once committed.</summary>
+    public LatencyConsumer(string bootstrapServers, IEnumerable<TopicPartitionOffset> start, bool readCommitted, Stopwatch clock)
     {
         _clock = clock;
         _consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
@@ -29,11 +30,12 @@ internal sealed class LatencyConsumer : IDisposable
             BootstrapServers = bootstrapServers,
             GroupId = "bench-latency",
             EnableAutoCommit = false,
+            IsolationLevel = readCommitted ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted,
             // Ask for new data often: the broker answers a fetch at once only when data is there.
             FetchWaitMaxMs = 5,
             FetchErrorBackoffMs = 5,
         }).SetErrorHandler((_, _) => { }).Build();
-        _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        _consumer.Assign(start);
         _thread = new Thread(Consume) { IsBackground = true, Name = "latency-consumer" };
         _thread.Start();
     }

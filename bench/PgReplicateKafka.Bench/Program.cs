@@ -28,9 +28,9 @@ var runner = new BenchRunner(cluster, options, Console.Error, replicatorLog);
 var results = new List<WorkloadResult>();
 foreach (var workload in options.Workloads)
 {
-    var result = await runner.RunAsync(workload);
-    results.Add(result);
-    Report.Workload(Console.Out, result);
+    var measured = await runner.RunAsync(workload);
+    results.AddRange(measured);
+    Report.Workload(Console.Out, measured);
 }
 
 Report.Summary(Console.Out, results);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 
 namespace PgReplicateKafka.Bench;
@@ -18,6 +17,8 @@ internal sealed class ReplicatorProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly TextWriter? _log;
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(DateTime At, double Cpu)> _cpuSamples = [];
+    private readonly CancellationTokenSource _stopSampling = new();
     private bool _disposed;
 
     private ReplicatorProcess(Process process, string configFile, Stopwatch clock, TextWriter? log)
@@ -29,6 +30,7 @@ internal sealed class ReplicatorProcess : IDisposable
         process.OutputDataReceived += (_, e) => OnLine(e.Data, clock);
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
+        _ = SampleCpuAsync();
     }
 
     /// <summary>When the replicator reported it is streaming, on the caller's clock.</summary>
@@ -58,20 +60,29 @@ internal sealed class ReplicatorProcess : IDisposable
     }
 
     /// <summary>User plus system CPU time the process has used so far.</summary>
-    public double CpuSeconds()
-    {
-        // /proc/<pid>/stat: fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return ticks / (double)ClockTicksPerSecond;
-    }
+    public double CpuSeconds() => ProcessCpu.Seconds(_process.Id);
 
     /// <summary>Peak resident set size so far (VmHWM), in bytes.</summary>
-    public long PeakRssBytes()
+    public long PeakRssBytes() => ProcessCpu.PeakRssBytes(_process.Id);
+
+    /// <summary>
+    /// CPU time used up to <paramref name="utc"/>, from samples taken every 10 ms: the replicator's
+    /// CPU over a window that began before the harness learnt of it (its START_REPLICATION).
+    /// </summary>
+    public double CpuSecondsAt(DateTime utc)
     {
-        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        lock (_cpuSamples)
+        {
+            var cpu = 0.0;
+            foreach (var (at, seconds) in _cpuSamples)
+            {
+                if (at > utc)
+                    break;
+                cpu = seconds;
+            }
+
+            return cpu;
+        }
     }
 
     /// <summary>Fails with the replicator's output if it has exited.</summary>
@@ -86,6 +97,7 @@ internal sealed class ReplicatorProcess : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        _stopSampling.Cancel();
 
         // Measurements are taken before this; a graceful stop would only add waiting.
         if (!_process.HasExited)
@@ -93,6 +105,24 @@ internal sealed class ReplicatorProcess : IDisposable
         _process.WaitForExit();
         _process.Dispose();
         File.Delete(_configFile);
+    }
+
+    private async Task SampleCpuAsync()
+    {
+        try
+        {
+            while (!_process.HasExited)
+            {
+                var sample = (DateTime.UtcNow, CpuSeconds());
+                lock (_cpuSamples)
+                    _cpuSamples.Add(sample);
+                await Task.Delay(10, _stopSampling.Token);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // Stopped, or the process is gone: the samples so far are all there is.
+        }
     }
 
     private void OnLine(string? line, Stopwatch clock)
@@ -107,7 +137,4 @@ internal sealed class ReplicatorProcess : IDisposable
             _log?.WriteLine(line);
         }
     }
-
-    // USER_HZ, which /proc reports CPU times in; 100 on every Linux architecture .NET runs on.
-    private const int ClockTicksPerSecond = 100;
 }

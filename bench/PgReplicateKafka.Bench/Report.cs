@@ -7,38 +7,54 @@ internal static class Report
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void Workload(TextWriter output, WorkloadResult r)
+    /// <summary>One workload: the same WAL's limits, then the replicator in each delivery mode measured on it.</summary>
+    public static void Workload(TextWriter output, IReadOnlyList<WorkloadResult> results)
     {
+        var first = results[0];
         output.WriteLine();
-        output.WriteLine($"### {r.Name}: {r.Description}");
+        output.WriteLine($"### {first.Name}: {first.Description}");
         output.WriteLine();
-        output.WriteLine("| metric | value | target |");
-        output.WriteLine("|---|---:|---|");
-        Row(output, "changes", Count(r.Changes));
-        Row(output, "end to end, changes/s", Count(r.EndToEndRate));
-        if (r.CeilingRate is { } ceiling)
+        output.WriteLine($"Median of {first.Runs} run(s), with the lowest and highest.");
+        output.WriteLine();
+        output.WriteLine("| metric | median | min | max | target |");
+        output.WriteLine("|---|---:|---:|---:|---|");
+        Row(output, "changes", Count(first.Changes));
+        if (first.Limits is { } limits)
         {
-            Row(output, "raw pgoutput ceiling (pg_recvlogical), changes/s", Count(ceiling));
-            Row(output, "ratio end to end / ceiling", Percent(r.Ratio!.Value), Target(r.Ratio.Value, RatioTarget(r.Name), atLeast: true, Percent));
+            Row(output, "server decode, text (no client), changes/s", limits.Decode, Count);
+            Row(output, "server decode, binary (no client), changes/s", limits.BinaryDecode, Count);
+            Row(output, "server decode CPU (text), s per million changes", limits.DecodeCpuSecondsPerMillion, Seconds);
+            Row(output, "raw reader (pg_recvlogical), changes/s", limits.Raw, Count);
+            Row(output, "raw reader / server decode", limits.RawOverDecode, Percent);
         }
 
-        Row(output, "replicator CPU, s per million changes", r.CpuSecondsPerMillion.ToString("0.00", Invariant));
-        Row(output, "replicator peak RSS, MB", r.PeakRssMb.ToString("0", Invariant),
-            r.Name == "bulk" ? Target(r.PeakRssMb, 150, atLeast: false, v => v.ToString("0", Invariant) + " MB") : "");
-        Row(output, "replicator start-up (process start to streaming), ms", Millis(r.StartupTime.TotalMilliseconds));
-        if (r.FirstChangeTime is { } first)
-            Row(output, "process start to first change in Kafka, ms", Millis(first.TotalMilliseconds), Target(first.TotalMilliseconds, 1000, atLeast: false, v => Millis(v) + " ms"));
-        if (r.Latency is { } latency)
+        foreach (var r in results)
         {
-            Row(output, "commit to readable in Kafka p50, ms", Millis(latency.P50));
-            Row(output, "commit to readable in Kafka p99, ms", Millis(latency.P99), Target(latency.P99, 50, atLeast: false, v => Millis(v) + " ms"));
-            Row(output, "commit to readable in Kafka max, ms", Millis(latency.Max));
-            Row(output, "commit to produced (lower bound) p99, ms", Millis(latency.ProducedP99));
-            if (r.WarmupLatencyMax is { } warmup)
-                Row(output, "commit to readable in Kafka during the warm-up, max ms", Millis(warmup));
+            var mode = r.Delivery;
+            Row(output, $"end to end, {mode}, changes/s", r.EndToEnd, Count);
+            if (r.RawRatio is { } raw)
+                Row(output, $"end to end / raw reader, {mode}", raw, Percent, Target(raw.Median, RatioTarget(r.Name), atLeast: true, Percent));
+            if (r.DecodeRatio is { } decode)
+                Row(output, $"end to end / server decode, {mode}", decode, Percent);
+            Row(output, $"replicator CPU, {mode}, s per million changes", Seconds(r.CpuSecondsPerMillion));
+            Row(output, $"replicator peak RSS, {mode}, MB", r.PeakRssMb.ToString("0", Invariant),
+                r.Name == "bulk" ? Target(r.PeakRssMb, 150, atLeast: false, v => v.ToString("0", Invariant) + " MB") : "");
+            Row(output, $"replicator start-up (process start to streaming), {mode}, ms", Millis(r.StartupTime.TotalMilliseconds));
+            if (r.FirstChangeTime is { } start)
+                Row(output, $"process start to first change in Kafka, {mode}, ms", Millis(start.TotalMilliseconds), Target(start.TotalMilliseconds, 1000, atLeast: false, v => Millis(v) + " ms"));
+            if (r.Latency is { } latency)
+            {
+                Row(output, $"commit to readable in Kafka p50, {mode}, ms", Millis(latency.P50));
+                if (r.LatencyP99 is { } p99)
+                    Row(output, $"commit to readable in Kafka p99, {mode}, ms", p99, Millis, Target(p99.Median, 50, atLeast: false, v => Millis(v) + " ms"));
+                Row(output, $"commit to readable in Kafka max, {mode}, ms", Millis(latency.Max));
+                Row(output, $"commit to produced (lower bound) p99, {mode}, ms", Millis(latency.ProducedP99));
+                if (r.WarmupLatencyMax is { } warmup)
+                    Row(output, $"commit to readable in Kafka during the warm-ups, {mode}, max ms", Millis(warmup));
+            }
         }
 
-        Row(output, "writing the workload into PostgreSQL took, s", r.WriteTime.TotalSeconds.ToString("0.0", Invariant));
+        Row(output, "writing the workload into PostgreSQL took, s", first.WriteTime.TotalSeconds.ToString("0.0", Invariant));
         output.Flush();
     }
 
@@ -47,14 +63,19 @@ internal static class Report
         output.WriteLine();
         output.WriteLine("### Summary");
         output.WriteLine();
-        output.WriteLine("| workload | changes | end to end changes/s | ceiling changes/s | ratio | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |");
-        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("Medians; spread = (highest - lowest) / median of the end-to-end runs; ratios are the median of each run's ratio.");
+        output.WriteLine();
+        output.WriteLine("| workload | delivery | runs | changes | end to end changes/s | spread | raw reader changes/s | server decode changes/s | binary decode changes/s | e2e / raw | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             output.WriteLine(string.Join(" | ",
-                "| " + r.Name, Count(r.Changes), Count(r.EndToEndRate),
-                r.CeilingRate is { } c ? Count(c) : "-", r.Ratio is { } ratio ? Percent(ratio) : "-",
-                r.CpuSecondsPerMillion.ToString("0.00", Invariant), r.PeakRssMb.ToString("0", Invariant),
+                "| " + r.Name, r.Delivery, r.Runs.ToString(Invariant), Count(r.Changes), Count(r.EndToEndRate),
+                r.EndToEnd is { } e2e ? Percent(e2e.Spread) : "-",
+                r.Limits is { } l1 ? Count(l1.Raw.Median) : "-", r.Limits is { } l2 ? Count(l2.Decode.Median) : "-",
+                r.Limits is { } l3 ? Count(l3.BinaryDecode.Median) : "-",
+                r.RawRatio is { } raw ? Percent(raw.Median) : "-", r.DecodeRatio is { } decode ? Percent(decode.Median) : "-",
+                Seconds(r.CpuSecondsPerMillion), r.PeakRssMb.ToString("0", Invariant),
                 r.Latency is { } l ? Millis(l.P50) : "-", r.Latency is { } l99 ? Millis(l99.P99) : "-",
                 r.Latency is { } lmax ? Millis(lmax.Max) : "-") + " |");
         }
@@ -71,9 +92,17 @@ internal static class Report
     }
 
     private static void Row(TextWriter output, string metric, string value, string target = "") =>
-        output.WriteLine($"| {metric} | {value} | {target} |");
+        output.WriteLine($"| {metric} | {value} |  |  | {target} |");
+
+    private static void Row(TextWriter output, string metric, Measured? value, Func<double, string> format, string target = "")
+    {
+        if (value is { } v)
+            output.WriteLine($"| {metric} | {format(v.Median)} | {format(v.Min)} | {format(v.Max)} | {target} |");
+    }
 
     private static string Count(double value) => value.ToString("N0", Invariant);
+
+    private static string Seconds(double value) => value.ToString("0.00", Invariant);
 
     private static string Percent(double value) => value.ToString("0.0%", Invariant);
 

@@ -1,6 +1,9 @@
 namespace PgReplicateKafka.Bench;
 
-/// <summary>What one workload measured. Rates are changes per second; null where a metric does not apply.</summary>
+/// <summary>
+/// What one workload measured for one delivery mode. Rates are changes per second; single figures
+/// are the median of the runs; null where a metric does not apply.
+/// </summary>
 internal sealed record WorkloadResult
 {
     public required string Name { get; init; }
@@ -14,18 +17,57 @@ internal sealed record WorkloadResult
     public required TimeSpan StartupTime { get; init; }
 
     public required double EndToEndRate { get; init; }
-    public double? CeilingRate { get; init; }
-    public double? Ratio => CeilingRate is { } ceiling ? EndToEndRate / ceiling : null;
     public required double CpuSecondsPerMillion { get; init; }
     public required double PeakRssMb { get; init; }
+
+    public string Delivery { get; init; } = "at_least_once";
+    public int Runs { get; init; } = 1;
+
+    /// <summary>The end-to-end rate of every run: its median is <see cref="EndToEndRate"/>.</summary>
+    public Measured? EndToEnd { get; init; }
+
+    /// <summary>The raw reader and the server's decode of the same WAL (throughput workloads only).</summary>
+    public ReaderLimits? Limits { get; init; }
+
+    /// <summary>End to end ÷ raw reader, run by run (each pair read the WAL in the same minute).</summary>
+    public Measured? RawRatio { get; init; }
+
+    /// <summary>End to end ÷ server-side decode (text), run by run.</summary>
+    public Measured? DecodeRatio { get; init; }
 
     /// <summary>Process start until the first change is in Kafka (latency workload only).</summary>
     public TimeSpan? FirstChangeTime { get; init; }
 
     public LatencyStats? Latency { get; init; }
 
+    /// <summary>Each run's commit-to-readable p99, in milliseconds: its median is <see cref="Latency"/>'s.</summary>
+    public Measured? LatencyP99 { get; init; }
+
     /// <summary>Worst commit-to-readable latency during the warm-up, in milliseconds (latency workload only).</summary>
     public double? WarmupLatencyMax { get; init; }
+}
+
+/// <summary>The upper bounds a replicator is compared with, measured on the same WAL in the same runs.</summary>
+/// <param name="Raw">pg_recvlogical reading and discarding the pgoutput stream, changes/s.</param>
+/// <param name="Decode">The server decoding the WAL into pgoutput text messages, with no client, changes/s.</param>
+/// <param name="BinaryDecode">The same with pgoutput's binary option (values in their binary send format), changes/s.</param>
+/// <param name="DecodeCpuSecondsPerMillion">The decoding backend's CPU per million changes (text).</param>
+/// <param name="RawOverDecode">Raw reader ÷ server decode, run by run: what the network and a client cost PostgreSQL.</param>
+internal sealed record ReaderLimits(Measured Raw, Measured Decode, Measured BinaryDecode, Measured DecodeCpuSecondsPerMillion, Measured RawOverDecode);
+
+/// <summary>One figure over several runs.</summary>
+internal sealed record Measured(double Median, double Min, double Max)
+{
+    public static Measured Of(IReadOnlyList<double> runs)
+    {
+        var sorted = runs.Order().ToArray();
+        var middle = sorted.Length / 2;
+        var median = sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+        return new Measured(median, sorted[0], sorted[^1]);
+    }
+
+    /// <summary>(max - min) ÷ median: how far apart the runs were.</summary>
+    public double Spread => Median == 0 ? 0 : (Max - Min) / Median;
 }
 
 /// <summary>Commit-to-acknowledgement latency percentiles, in milliseconds.</summary>
@@ -37,6 +79,11 @@ internal sealed record LatencyStats(double P50, double P99, double Max, double P
         produced.Sort();
         return new LatencyStats(Percentile(received, 0.50), Percentile(received, 0.99), received[^1], Percentile(produced, 0.99));
     }
+
+    /// <summary>The median of each percentile over the runs.</summary>
+    public static LatencyStats Median(IReadOnlyList<LatencyStats> runs) => new(
+        Measured.Of(runs.Select(r => r.P50).ToList()).Median, Measured.Of(runs.Select(r => r.P99).ToList()).Median,
+        Measured.Of(runs.Select(r => r.Max).ToList()).Median, Measured.Of(runs.Select(r => r.ProducedP99).ToList()).Median);
 
     private static double Percentile(List<double> sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 }

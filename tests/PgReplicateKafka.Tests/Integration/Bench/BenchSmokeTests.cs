@@ -8,34 +8,37 @@ public class BenchSmokeTests
 {
     private static readonly string[] Workloads = ["bulk", "oltp", "wide", "latency"];
 
+    private static readonly string[] Deliveries = ["at_least_once", "exactly_once"];
+
     [Fact]
-    public async Task Quick_run_prints_a_table_with_positive_numbers_for_every_workload()
+    public async Task Quick_run_reports_every_reader_and_both_delivery_modes_with_sane_numbers()
     {
         var (code, output, errors) = await RunBenchAsync(
             ["--quick", "--bulk-rows", "2000", "--oltp-transactions", "400", "--wide-rows", "500", "--latency-rate", "200", "--latency-seconds", "1", "--latency-warmup-seconds", "1"],
-            TimeSpan.FromSeconds(120));
+            TimeSpan.FromSeconds(180));
 
         Assert.True(code == 0, $"the harness exited with {code}:\n{output}\n{errors}");
         foreach (var workload in Workloads)
             Assert.Contains($"### {workload}: ", output);
 
-        var rows = output[output.IndexOf("### Summary", StringComparison.Ordinal)..].Split('\n')
+        var summary = output[output.IndexOf("### Summary", StringComparison.Ordinal)..];
+        Assert.Contains("| workload | delivery | runs | changes | end to end changes/s | spread | raw reader changes/s | server decode changes/s | binary decode changes/s | e2e / raw | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |", summary);
+        var rows = summary.Split('\n')
             .Where(line => line.StartsWith("| ", StringComparison.Ordinal))
             .Select(line => line.Trim().Trim('|').Split('|').Select(cell => cell.Trim()).ToArray())
             .Where(cells => Workloads.Contains(cells[0]))
-            .ToDictionary(cells => cells[0]);
-        Assert.Equal(Workloads, rows.Keys);
+            .ToDictionary(cells => (cells[0], cells[1]));
+        Assert.Equal(Workloads.SelectMany(w => Deliveries.Select(d => (w, d))), rows.Keys);
 
-        // workload | changes | end to end | ceiling | ratio | CPU s/M | peak RSS | p50 | p99 | max
-        foreach (var (workload, cells) in rows)
+        // workload | delivery | runs | changes | end to end | spread | raw reader | server decode | binary decode
+        // | e2e / raw | e2e / decode | CPU s/M | peak RSS | p50 | p99 | max
+        foreach (var ((workload, delivery), cells) in rows)
         {
-            var numeric = workload == "latency" ? new[] { 1, 2, 5, 6, 7, 8, 9 } : [1, 2, 3, 4, 5, 6];
-            foreach (var column in numeric)
-            {
-                // CPU time comes in 10 ms clock ticks: at smoke sizes a workload can take less than one.
-                var value = Number(cells[column]);
-                Assert.True(column == 5 ? value >= 0 : value > 0, $"{workload}: column {column} is '{cells[column]}', expected a positive number:\n{output}");
-            }
+            Assert.Equal("1", cells[2]); // --quick is one run
+            Assert.True(Number(cells[5]) >= 0, $"{workload} {delivery}: spread '{cells[5]}'");
+            var positive = workload == "latency" ? new[] { 3, 4, 11, 12, 13, 14, 15 } : [3, 4, 6, 7, 8, 9, 10, 11, 12];
+            foreach (var column in positive)
+                Assert.True(Number(cells[column]) > 0, $"{workload} {delivery}: column {column} is '{cells[column]}', expected a positive number:\n{output}");
         }
     }
 
