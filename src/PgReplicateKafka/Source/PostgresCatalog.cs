@@ -158,10 +158,10 @@ public static class PostgresCatalog
                                     AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END) END
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE c.oid = ANY($1::oid[])
+            WHERE c.oid::bigint = ANY($1)
             ORDER BY n.nspname, c.relname, a.attnum
             """, connection);
-        columns.Parameters.Add(new NpgsqlParameter { Value = relations.Select(r => r.Oid).ToArray() });
+        columns.Parameters.Add(new NpgsqlParameter { Value = relations.Select(r => (long)r.Oid).ToArray() });
         var tables = new List<CatalogTable>();
         await using var rows = await columns.ExecuteReaderAsync(ct);
         uint current = 0;
