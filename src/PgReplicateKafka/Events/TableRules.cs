@@ -19,7 +19,11 @@ public sealed class TableRules
     {
         _config = config;
         foreach (var rule in config.Rules.Where(r => r.MaskColumns.Count > 0))
-            _masks[rule.Entry] = rule.MaskWith is { } with ? ColumnMask.Replace(with) : ColumnMask.Hash(masking.Salt!);
+        {
+            _masks[rule.Entry] = rule.MaskWith is { } with
+                ? ColumnMask.Replace(with)
+                : ColumnMask.Hash(masking.Salt ?? throw new ConfigException($"{rule.Describe()} hashes mask_columns, which needs [masking] salt (PGRK_MASKING_SALT)"));
+        }
     }
 
     public TableRule? RuleFor(string schema, string table) => _config.RuleFor(schema, table);
