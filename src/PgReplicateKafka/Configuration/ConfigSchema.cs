@@ -2,11 +2,20 @@ namespace PgReplicateKafka.Configuration;
 
 internal enum ConfigValueKind { String, Integer, Boolean, StringArray }
 
-/// <summary>One known key: its section, TOML name, type, and whether its value must never be shown.</summary>
-internal sealed record ConfigKey(string Section, string Name, ConfigValueKind Kind, bool Secret = false)
+/// <summary>
+/// One known key: its section, TOML name, type, and whether its value must never be shown. A key of an
+/// array of tables (<c>[[tables]]</c>) also carries its entry's 1-based position, which its variable names.
+/// </summary>
+internal sealed record ConfigKey(string Section, string Name, ConfigValueKind Kind, bool Secret = false, int Entry = 0)
 {
-    public string Display => $"[{Section}] {Name}";
-    public string EnvVar => $"{ConfigSchema.EnvPrefix}{Section.ToUpperInvariant()}_{Name.ToUpperInvariant()}";
+    public string Display => Entry == 0 ? $"[{Section}] {Name}" : $"[[{Section}]] #{Entry} {Name}";
+
+    public string EnvVar => Entry == 0
+        ? $"{ConfigSchema.EnvPrefix}{Section.ToUpperInvariant()}_{Name.ToUpperInvariant()}"
+        : $"{ConfigSchema.EnvPrefix}{Section.ToUpperInvariant()}_{Entry}_{Name.ToUpperInvariant()}";
+
+    /// <summary>This key of entry <paramref name="entry"/> of its array of tables.</summary>
+    public ConfigKey Of(int entry) => this with { Entry = entry };
 }
 
 /// <summary>The set of keys the loader accepts; anything else is rejected as a probable typo.</summary>
@@ -20,7 +29,10 @@ internal static class ConfigSchema
     public const string KafkaPropertiesKey = "properties";
     public const string KafkaPropertiesEnvPrefix = "PGRK_KAFKA_PROPERTIES_";
 
-    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics"];
+    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics", "masking"];
+
+    /// <summary>The array of tables of per-table rules, <c>[[tables]]</c>.</summary>
+    public const string TablesSection = "tables";
 
     public static readonly ConfigKey Host = new("postgres", "host", ConfigValueKind.String);
     public static readonly ConfigKey Port = new("postgres", "port", ConfigValueKind.Integer);
@@ -61,6 +73,22 @@ internal static class ConfigSchema
 
     public static readonly ConfigKey MetricsListen = new("metrics", "listen", ConfigValueKind.String);
 
+    public static readonly ConfigKey MaskSalt = new("masking", "salt", ConfigValueKind.String, Secret: true);
+
+    // The keys of one [[tables]] entry, at Entry 0; Of(n) gives entry n's.
+    public static readonly ConfigKey TableMatch = new(TablesSection, "match", ConfigValueKind.String);
+    public static readonly ConfigKey TableTopic = new(TablesSection, "topic", ConfigValueKind.String);
+    public static readonly ConfigKey TableIncludeColumns = new(TablesSection, "include_columns", ConfigValueKind.StringArray);
+    public static readonly ConfigKey TableExcludeColumns = new(TablesSection, "exclude_columns", ConfigValueKind.StringArray);
+    public static readonly ConfigKey TableMaskColumns = new(TablesSection, "mask_columns", ConfigValueKind.StringArray);
+    public static readonly ConfigKey TableMaskWith = new(TablesSection, "mask_with", ConfigValueKind.String);
+    public static readonly ConfigKey TableKeyColumns = new(TablesSection, "key_columns", ConfigValueKind.StringArray);
+
+    public static readonly ConfigKey[] TableKeys =
+    [
+        TableMatch, TableTopic, TableIncludeColumns, TableExcludeColumns, TableMaskColumns, TableMaskWith, TableKeyColumns,
+    ];
+
     public static readonly ConfigKey[] Keys =
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
@@ -70,15 +98,20 @@ internal static class ConfigSchema
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
         Numeric, Json, Binary,
         MetricsListen,
+        MaskSalt,
     ];
 
     public static ConfigKey? Find(string section, string name) =>
         Keys.FirstOrDefault(k => k.Section == section && k.Name == name);
 
+    /// <summary>The key <paramref name="name"/> of <c>[[tables]]</c> entry <paramref name="entry"/>, or null.</summary>
+    public static ConfigKey? FindTableKey(string name, int entry) =>
+        TableKeys.FirstOrDefault(k => k.Name == name)?.Of(entry);
+
     /// <summary>Names a section accepts, including the <c>[kafka.properties]</c> sub-table.</summary>
     public static IEnumerable<string> NamesIn(string section)
     {
-        var names = Keys.Where(k => k.Section == section).Select(k => k.Name);
+        var names = Keys.Concat(TableKeys).Where(k => k.Section == section).Select(k => k.Name);
         return section == "kafka" ? names.Append(KafkaPropertiesKey) : names;
     }
 

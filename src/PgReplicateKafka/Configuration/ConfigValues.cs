@@ -18,7 +18,17 @@ internal sealed class ConfigValues(string source)
     /// <summary>Raw librdkafka properties, file first, then environment overrides.</summary>
     public IReadOnlyDictionary<string, string> Properties => _properties;
 
-    public void Set(ConfigKey key, object value, string? envVar) => _values[key] = (value, envVar);
+    /// <summary>The <c>[[tables]]</c> entries set from the file or the environment, by 1-based position.</summary>
+    public SortedSet<int> TableEntries { get; } = [];
+
+    public void Set(ConfigKey key, object value, string? envVar)
+    {
+        _values[key] = (value, envVar);
+        if (key.Entry > 0)
+        {
+            TableEntries.Add(key.Entry);
+        }
+    }
 
     public void SetProperty(string property, string value, string? envVar)
     {
@@ -47,7 +57,7 @@ internal sealed class ConfigValues(string source)
     }
 
     public ConfigException Missing(ConfigKey key) =>
-        new($"{key.Display} is required but not set. Add '{key.Name} = ...' under [{key.Section}] in {Source}, " +
+        new($"{key.Display} is required but not set. Add '{key.Name} = ...' under {(key.Entry == 0 ? $"[{key.Section}]" : $"entry #{key.Entry} of [[{key.Section}]]")} in {Source}, " +
             $"or set environment variable {key.EnvVar}.");
 
     public string? String(ConfigKey key) => Get(key) switch

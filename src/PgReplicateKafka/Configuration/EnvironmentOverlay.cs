@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace PgReplicateKafka.Configuration;
 
@@ -7,7 +8,7 @@ namespace PgReplicateKafka.Configuration;
 /// Applies <c>PGRK_&lt;SECTION&gt;_&lt;KEY&gt;</c> and <c>PGRK_KAFKA_PROPERTIES_&lt;NAME&gt;</c> variables
 /// over the file's values, converting each to its key's type; a <c>PGRK_</c> name matching no key is an error.
 /// </summary>
-internal static class EnvironmentOverlay
+internal static partial class EnvironmentOverlay
 {
     public static Dictionary<string, string> ProcessEnvironment()
     {
@@ -45,7 +46,7 @@ internal static class EnvironmentOverlay
                 continue;
             }
 
-            var key = ConfigSchema.Keys.FirstOrDefault(k => k.EnvVar == name);
+            var key = ConfigSchema.Keys.FirstOrDefault(k => k.EnvVar == name) ?? TableKey(name);
             if (key is null)
             {
                 var closest = ConfigSchema.Closest(name, ConfigSchema.Keys.Select(k => k.EnvVar));
@@ -53,12 +54,27 @@ internal static class EnvironmentOverlay
                 throw new ConfigException(
                     $"Environment variable {name} matches no configuration key.{hint} Variables starting with " +
                     $"{ConfigSchema.EnvPrefix} must name a key as {ConfigSchema.EnvPrefix}<SECTION>_<KEY> " +
-                    $"(see docs/configuration.md); rename or unset it. ({ConfigSchema.TestEnvPrefix}* is reserved for tests and ignored.)");
+                    $"or {ConfigSchema.EnvPrefix}TABLES_<n>_<KEY> for entry n of [[tables]] (see docs/configuration.md); rename or unset it. ({ConfigSchema.TestEnvPrefix}* is reserved for tests and ignored.)");
             }
 
             values.Set(key, Convert(key, name, text), name);
         }
     }
+
+    /// <summary>PGRK_TABLES_&lt;n&gt;_&lt;KEY&gt;: key KEY of the n-th [[tables]] entry (1-based; a new n adds an entry).</summary>
+    private static ConfigKey? TableKey(string name)
+    {
+        var match = TableVariable().Match(name);
+        if (!match.Success || !int.TryParse(match.Groups["entry"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var entry) || entry is < 1 or > 10_000)
+        {
+            return null;
+        }
+
+        return ConfigSchema.FindTableKey(match.Groups["key"].Value.ToLowerInvariant(), entry);
+    }
+
+    [GeneratedRegex("^PGRK_TABLES_(?<entry>[0-9]+)_(?<key>[A-Z_]+)$")]
+    private static partial Regex TableVariable();
 
     private static object Convert(ConfigKey key, string name, string text)
     {

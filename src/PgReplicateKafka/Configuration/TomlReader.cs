@@ -78,6 +78,12 @@ internal static partial class TomlReader
     {
         foreach (var (name, value) in root)
         {
+            if (name == ConfigSchema.TablesSection)
+            {
+                ReadTableRules(value, values);
+                continue;
+            }
+
             if (!ConfigSchema.Sections.Contains(name))
             {
                 throw new ConfigException(UnknownTopLevel(name, value, values.Source));
@@ -103,6 +109,29 @@ internal static partial class TomlReader
         }
     }
 
+    /// <summary><c>[[tables]]</c>: an array of tables, one per rule, numbered from 1 in file order.</summary>
+    private static void ReadTableRules(object value, ConfigValues values)
+    {
+        if (value is not TomlTableArray entries)
+        {
+            throw new ConfigException(
+                $"tables in {values.Source} must be an array of tables, one '[[tables]]' header per rule (two brackets), " +
+                $"but found {Describe(value, secret: false)}{(value is TomlArray ? " (a list of table names to publish belongs under [postgres] tables)" : "")}. " +
+                "See docs/configuration.md, per-table rules.");
+        }
+
+        var entry = 0;
+        foreach (var table in entries)
+        {
+            entry++;
+            foreach (var (keyName, keyValue) in table)
+            {
+                var key = ConfigSchema.FindTableKey(keyName, entry) ?? throw new ConfigException(UnknownKey(ConfigSchema.TablesSection, keyName, values.Source, $"[[tables]] #{entry}"));
+                values.Set(key, keyValue, envVar: null);
+            }
+        }
+    }
+
     private static string UnknownTopLevel(string name, object value, string source)
     {
         if (value is TomlTable)
@@ -120,11 +149,12 @@ internal static partial class TomlReader
         return $"Unknown key '{name}' at the top level of {source}: every key belongs in a section.{where}";
     }
 
-    private static string UnknownKey(string section, string name, string source)
+    private static string UnknownKey(string section, string name, string source, string? where = null)
     {
+        where ??= $"[{section}]";
         var closest = ConfigSchema.Closest(name, ConfigSchema.NamesIn(section));
         var hint = closest is null ? "" : $" Did you mean '{closest}'?";
-        return $"Unknown key [{section}] {name} in {source}.{hint} Known keys in [{section}]: {string.Join(", ", ConfigSchema.NamesIn(section))}.";
+        return $"Unknown key {where} {name} in {source}.{hint} Known keys in {where}: {string.Join(", ", ConfigSchema.NamesIn(section))}.";
     }
 
     private static string KnownSections() => string.Join(", ", ConfigSchema.Sections.Select(s => $"[{s}]"));
@@ -164,6 +194,6 @@ internal static partial class TomlReader
         }
     }
 
-    [GeneratedRegex(@"^[ \t]*[""']?password[""']?[ \t]*=[ \t]*(?<token>""(?<value>(?:[^""\\\r\n]|\\.)*)""|'(?<value>[^'\r\n]*)'|(?<value>[^\s#]+))", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^[ \t]*[""']?(?:password|salt)[""']?[ \t]*=[ \t]*(?<token>""(?<value>(?:[^""\\\r\n]|\\.)*)""|'(?<value>[^'\r\n]*)'|(?<value>[^\s#]+))", RegexOptions.Multiline)]
     private static partial Regex PasswordLine();
 }

@@ -28,7 +28,8 @@ public sealed class SourceTransaction(uint xid, DateTime commitTimestamp)
 public sealed class ChangeEvent(TableInfo table, ChangeOperation operation, ulong lsn, SourceTransaction transaction, RowData? before, RowData? after)
     : SourceMessage
 {
-    public TableInfo Table { get; } = table;
+    /// <summary>The table as received; once the pump routes the event, as its [[tables]] rule shapes it.</summary>
+    public TableInfo Table { get; private set; } = table;
     public ChangeOperation Operation { get; } = operation;
 
     /// <summary>LSN of the change's own WAL record.</summary>
@@ -43,6 +44,12 @@ public sealed class ChangeEvent(TableInfo table, ChangeOperation operation, ulon
 
     /// <summary>Memory the event holds until it is serialized, for in-flight accounting.</summary>
     public long ByteSize => 64 + (Before?.ByteSize ?? 0) + (After?.ByteSize ?? 0);
+
+    /// <summary>
+    /// Has the event written as <paramref name="projected"/> (from <see cref="TableRules.Project"/>, a view of the
+    /// same rows) describes: the serializers read <see cref="Table"/>, so the rule applies whatever the envelope.
+    /// </summary>
+    public void UseProjection(TableInfo projected) => Table = projected;
 
     /// <summary>Returns pooled buffers; the event must not be used afterwards.</summary>
     public void Release()

@@ -92,13 +92,14 @@ public sealed class EventSerializer
 
         var w = Begin();
         w.WriteStartObject();
-        foreach (var i in keyColumns)
+        foreach (var k in keyColumns)
         {
-            var column = table.Columns[i];
+            var column = table.Columns[k];
+            var i = table.RowIndex(k);
             var row = primary.Kind(i) == ValueKind.UnchangedToast && fallback is not null ? fallback : primary;
             w.WritePropertyName(column.JsonName);
             if (row.Kind(i) == ValueKind.Text)
-                ValueWriter.Write(w, column.Type, row.Value(i), _format);
+                WriteValue(w, column, row.Value(i));
             else
                 w.WriteNullValue();
         }
@@ -124,10 +125,11 @@ public sealed class EventSerializer
     {
         w.WriteStartObject();
         var columns = table.Columns;
-        for (var i = 0; i < row.ColumnCount; i++)
+        for (var c = 0; c < columns.Count; c++)
         {
-            var column = columns[i];
-            if (identityOnly && !column.IsReplicaIdentity)
+            var column = columns[c];
+            var i = table.RowIndex(c);
+            if (i >= row.ColumnCount || (identityOnly && !column.IsReplicaIdentity))
                 continue;
 
             var source = row;
@@ -144,10 +146,18 @@ public sealed class EventSerializer
             if (source.Kind(i) == ValueKind.Null)
                 w.WriteNullValue();
             else
-                ValueWriter.Write(w, column.Type, source.Value(i), _format);
+                WriteValue(w, column, source.Value(i));
         }
 
         w.WriteEndObject();
+    }
+
+    private void WriteValue(Utf8JsonWriter w, ColumnInfo column, ReadOnlySpan<byte> text)
+    {
+        if (column.Mask is { } mask)
+            mask.Write(w, text);
+        else
+            ValueWriter.Write(w, column.Type, text, _format);
     }
 
     private static JsonEncodedText OperationName(ChangeOperation operation) => operation switch

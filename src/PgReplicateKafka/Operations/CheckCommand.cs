@@ -19,7 +19,7 @@ public static class CheckCommand
         }
 
         var results = new List<CheckResult> { CheckResult.Pass(CheckArea.Configuration, "configuration", $"{configPath} is valid") };
-        results.AddRange(await PostgresChecks.RunAsync(config.Postgres, ct));
+        results.AddRange(await PostgresChecks.RunAsync(config, ct));
         results.Add(KafkaChecks.Reachability(config.Kafka));
         return new CheckReport(results);
     }

@@ -87,6 +87,9 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
 
     private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
     {
+        // Columns, masks, key and topic as the [[tables]] rules set them, worked out once per RELATION.
+        var route = topics.Route(change.Table);
+        change.UseProjection(route.Table);
         byte[]? key;
         byte[] value;
         try
@@ -103,7 +106,7 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
         long size = value.Length + (key?.Length ?? 0);
         budget.Add(size);
         budget.Release(change.ByteSize);
-        var topic = topics.TopicFor(change.Table);
+        var topic = route.Topic;
         try
         {
             metrics.EventProduced(change.Table.QualifiedName, change.Operation, (int)size);

@@ -27,7 +27,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         SourceState state;
         try
         {
-            await StartupChecks.PostgresAsync(catalog, config.Postgres, _logger, stopToken);
+            await StartupChecks.PostgresAsync(catalog, config, _logger, stopToken);
             state = await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
         }
         catch

@@ -93,7 +93,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             delivery = new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, _budget, _logger);
         }
 
-        return new SessionContext(config, metrics, _logger, _budget, producer, tracker, delivery, _checkpoints, new TopicRouter(config.Kafka.TopicPrefix));
+        return new SessionContext(config, metrics, _logger, _budget, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
     }
 
     private TimeSpan Delay(FailureAction action, Exception failure)

@@ -16,7 +16,24 @@ public static class PostgresChecks
     private const int MinimumServerVersion = 100000;
 
     /// <summary>Connects and runs every check; a failed connection is the only (failed) result.</summary>
-    public static async Task<IReadOnlyList<CheckResult>> RunAsync(PostgresConfig config, CancellationToken ct)
+    public static Task<IReadOnlyList<CheckResult>> RunAsync(PostgresConfig config, CancellationToken ct) =>
+        RunAsync(config, (connection, token) => RunAsync(connection, config, token), ct);
+
+    /// <summary>As above, then the <c>[[tables]]</c> rules and topics against the catalog, on the same connection.</summary>
+    public static Task<IReadOnlyList<CheckResult>> RunAsync(ReplicatorConfig config, CancellationToken ct) =>
+        RunAsync(config.Postgres, (connection, token) => RunWithRulesAsync(connection, config, token), ct);
+
+    /// <summary>The PostgreSQL checks, then (when they passed) the table rule checks.</summary>
+    public static async Task<IReadOnlyList<CheckResult>> RunWithRulesAsync(NpgsqlConnection connection, ReplicatorConfig config, CancellationToken ct)
+    {
+        var results = new List<CheckResult>(await RunAsync(connection, config.Postgres, ct));
+        if (results.All(r => r.Outcome != CheckOutcome.Failed))
+            results.AddRange(await TableRuleChecks.RunAsync(connection, config, ct));
+        return results;
+    }
+
+    private static async Task<IReadOnlyList<CheckResult>> RunAsync(
+        PostgresConfig config, Func<NpgsqlConnection, CancellationToken, Task<IReadOnlyList<CheckResult>>> checks, CancellationToken ct)
     {
         NpgsqlConnection connection;
         try
@@ -31,7 +48,7 @@ public static class PostgresChecks
         await using (connection)
         {
             var results = new List<CheckResult> { Connected(config) };
-            results.AddRange(await RunAsync(connection, config, ct));
+            results.AddRange(await checks(connection, ct));
             return results;
         }
     }

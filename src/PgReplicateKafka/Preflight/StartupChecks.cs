@@ -11,9 +11,9 @@ namespace PgReplicateKafka.Preflight;
 public static class StartupChecks
 {
     /// <summary>Throws the first failure; a slot in use by another process throws <see cref="SlotBusyException"/>.</summary>
-    public static async Task PostgresAsync(NpgsqlConnection connection, PostgresConfig config, ILogger logger, CancellationToken ct)
+    public static async Task PostgresAsync(NpgsqlConnection connection, ReplicatorConfig config, ILogger logger, CancellationToken ct)
     {
-        var checks = new CheckReport(await PostgresChecks.RunAsync(connection, config, ct));
+        var checks = new CheckReport(await PostgresChecks.RunWithRulesAsync(connection, config, ct));
         foreach (var warning in checks.Results.Where(r => r.Outcome == CheckOutcome.Warning))
             logger.LogWarning("{Check}: {Message}", warning.Name, warning.Message);
         new CheckReport([.. checks.Results.Where(r => !r.SlotBusy)]).ThrowIfFailed();

@@ -1,4 +1,5 @@
 using Npgsql;
+using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Values;
 
 namespace PgReplicateKafka.Source;
@@ -10,6 +11,12 @@ public sealed record ServerFacts(
 
 /// <summary>A table of the publication, with what the checks need to know of it.</summary>
 public sealed record PublishedTable(string Name, char Identity, bool HasPrimaryKey, bool Selectable);
+
+/// <summary>A table with its (published) columns, as the <c>[[tables]]</c> rule checks see them.</summary>
+public sealed record CatalogTable(string Schema, string Name, IReadOnlyList<RuleColumn> Columns)
+{
+    public string QualifiedName => Schema + "." + Name;
+}
 
 /// <summary>Every catalog query of the source, except the slot's (see <see cref="ReplicationSlots"/>).</summary>
 public static class PostgresCatalog
@@ -110,6 +117,71 @@ public static class PostgresCatalog
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             tables.Add(new PublishedTable(reader.GetString(0), reader.GetString(1)[0], reader.GetBoolean(2), reader.GetBoolean(3)));
+        return tables;
+    }
+
+    /// <summary>
+    /// The publication's tables with the columns it publishes (PostgreSQL 15 column lists honoured), or, before
+    /// the publication exists, the tables <paramref name="toCreate"/> names; in pg_attribute order.
+    /// </summary>
+    public static async Task<List<CatalogTable>> TableColumnsAsync(NpgsqlConnection connection, string publication, IReadOnlyList<string>? toCreate, CancellationToken ct)
+    {
+        // Which relations, with the published column names (null: all).
+        var relations = new List<(uint Oid, string[]? Published)>();
+        var sql = toCreate is not null
+            ? "SELECT to_regclass(t)::oid, NULL::text[] FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL"
+            : connection.PostgreSqlVersion.Major >= 15
+                ? "SELECT c.oid, p.attnames::text[] FROM pg_publication_tables p JOIN pg_namespace n ON n.nspname = p.schemaname " +
+                  "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename WHERE p.pubname = $1"
+                : "SELECT c.oid, NULL::text[] FROM pg_publication_tables p JOIN pg_namespace n ON n.nspname = p.schemaname " +
+                  "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename WHERE p.pubname = $1";
+        await using (var command = new NpgsqlCommand(sql, connection))
+        {
+            command.Parameters.Add(toCreate is not null
+                ? new NpgsqlParameter { Value = toCreate.Select(SqlNames.QuoteTable).ToArray() }
+                : new NpgsqlParameter { Value = publication });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+                relations.Add((reader.GetFieldValue<uint>(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<string[]>(1)));
+        }
+
+        // The message key as ReplicationStream derives it: with REPLICA IDENTITY FULL the primary key (all columns without one), else the identity.
+        await using var columns = new NpgsqlCommand("""
+            SELECT c.oid, n.nspname::text, c.relname::text, a.attname::text,
+                   CASE c.relreplident WHEN 'f' THEN true WHEN 'n' THEN false
+                       ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND a.attnum = ANY(i.indkey)
+                                    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END) END,
+                   CASE WHEN c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) THEN true
+                       WHEN c.relreplident = 'f' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+                       WHEN c.relreplident = 'n' THEN false
+                       ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND a.attnum = ANY(i.indkey)
+                                    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END) END
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.oid::bigint = ANY($1)
+            ORDER BY n.nspname, c.relname, a.attnum
+            """, connection);
+        columns.Parameters.Add(new NpgsqlParameter { Value = relations.Select(r => (long)r.Oid).ToArray() });
+        var tables = new List<CatalogTable>();
+        await using var rows = await columns.ExecuteReaderAsync(ct);
+        uint current = 0;
+        List<RuleColumn>? list = null;
+        while (await rows.ReadAsync(ct))
+        {
+            var oid = rows.GetFieldValue<uint>(0);
+            if (oid != current || list is null)
+            {
+                current = oid;
+                list = [];
+                tables.Add(new CatalogTable(rows.GetString(1), rows.GetString(2), list));
+            }
+
+            var name = rows.GetString(3);
+            var published = relations.First(r => r.Oid == oid).Published;
+            if (published is null || published.Contains(name))
+                list.Add(new RuleColumn(name, rows.GetBoolean(4), rows.GetBoolean(5)));
+        }
+
         return tables;
     }
 }

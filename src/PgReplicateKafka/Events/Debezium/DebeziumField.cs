@@ -51,6 +51,9 @@ internal sealed class DebeziumField
         Version = version;
     }
 
+    /// <summary>A masked column: a plain string.</summary>
+    public static readonly DebeziumField MaskedString = new(DebeziumKind.String, "string");
+
     public DebeziumKind Kind { get; }
 
     /// <summary>Kafka Connect schema type as JsonConverter names it (int32, double, struct, ...).</summary>

@@ -54,10 +54,10 @@ public sealed class DebeziumSerializer
         var primary = change.After ?? change.Before!;
         var fallback = change.After is null ? null : change.Before;
         w.WriteStartObject();
-        foreach (var i in table.KeyColumns)
+        foreach (var k in table.KeyColumns)
         {
-            w.WritePropertyName(table.Columns[i].JsonName);
-            WriteColumn(w, mapping.Fields[i], i, primary, fallback, identityOnly: false, table.Columns[i].IsReplicaIdentity);
+            w.WritePropertyName(table.Columns[k].JsonName);
+            WriteColumn(w, mapping.Fields[k], table.Columns[k], table.RowIndex(k), primary, fallback, identityOnly: false);
         }
 
         w.WriteEndObject();
@@ -157,18 +157,19 @@ public sealed class DebeziumSerializer
     {
         w.WriteStartObject();
         var columns = table.Columns;
-        for (var i = 0; i < columns.Count; i++)
+        for (var c = 0; c < columns.Count; c++)
         {
-            w.WritePropertyName(columns[i].JsonName);
-            WriteColumn(w, mapping.Fields[i], i, row, fallback, identityOnly, columns[i].IsReplicaIdentity);
+            w.WritePropertyName(columns[c].JsonName);
+            WriteColumn(w, mapping.Fields[c], columns[c], table.RowIndex(c), row, fallback, identityOnly);
         }
 
         w.WriteEndObject();
     }
 
-    private void WriteColumn(Utf8JsonWriter w, DebeziumField field, int i, RowData row, RowData? fallback, bool identityOnly, bool isIdentity)
+    // i: where the column's value is in the row (a projected table leaves columns out).
+    private void WriteColumn(Utf8JsonWriter w, DebeziumField field, ColumnInfo column, int i, RowData row, RowData? fallback, bool identityOnly)
     {
-        if (i >= row.ColumnCount || (identityOnly && !isIdentity))
+        if (i >= row.ColumnCount || (identityOnly && !column.IsReplicaIdentity))
         {
             w.WriteNullValue();
             return;
@@ -189,6 +190,8 @@ public sealed class DebeziumSerializer
 
         if (source.Kind(i) == ValueKind.Null)
             w.WriteNullValue();
+        else if (column.Mask is { } mask)
+            mask.Write(w, source.Value(i));
         else
             _values.Write(w, field, source.Value(i));
     }

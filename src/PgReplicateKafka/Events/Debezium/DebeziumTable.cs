@@ -18,7 +18,8 @@ internal sealed class DebeziumTable
         for (var i = 0; i < Fields.Length; i++)
         {
             var column = table.Columns[i];
-            Fields[i] = DebeziumField.Resolve(column.Type, column.TypeModifier, options);
+            // A masked value is a string (hash or replacement) whatever the column's type, as with Debezium's column.mask.*.
+            Fields[i] = column.Mask is null ? DebeziumField.Resolve(column.Type, column.TypeModifier, options) : DebeziumField.MaskedString;
         }
 
         if (options.Schemas)
