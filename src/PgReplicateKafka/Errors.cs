@@ -40,3 +40,6 @@ public sealed class ReplicationEndedException(Exception? inner = null) : Excepti
 
 /// <summary>The slot is active for another walsender (seen before START_REPLICATION would say so).</summary>
 public sealed class SlotBusyException(string message) : Exception(message);
+
+/// <summary>PostgreSQL has no room for our connection now (all WAL senders in use): worth waiting for once running.</summary>
+public sealed class ServerBusyException(string message) : Exception(message);

@@ -32,8 +32,12 @@ public sealed class FailurePolicy(ReplicatorConfig config)
 {
     /// <param name="failure">What ended the session.</param>
     /// <param name="producer">The producer in use, for its fatal state.</param>
-    /// <param name="established">Streaming has worked before: until then only a busy slot is retried, so a wrong host fails fast.</param>
-    public FailureDecision Decide(Exception failure, IEventProducer? producer, bool established)
+    /// <param name="progress">
+    /// How far this process got: until PostgreSQL accepted the configuration once (the checks passed,
+    /// perhaps with the slot busy), every failure exits, so a wrong host or port fails fast at start.
+    /// From then on every transient failure is retried, in whatever state it happens.
+    /// </param>
+    public FailureDecision Decide(Exception failure, IEventProducer? producer, StreamProgress progress)
     {
         if (producer is { Fenced: true })
         {
@@ -41,13 +45,13 @@ public sealed class FailurePolicy(ReplicatorConfig config)
             return Exit(producer.Fatal ?? new KafkaFailureException("another producer with the same transactional.id fenced this instance"));
         }
 
-        if (producer?.Fatal is not null && established)
+        if (producer?.Fatal is not null && progress.Established)
             return new FailureDecision(FailureAction.RebuildProducer);
         if (failure is KafkaTransactionAbortedException)
             return new FailureDecision(FailureAction.Restream);
         if (IsSlotBusy(failure))
             return new FailureDecision(FailureAction.Standby);
-        if (established && IsTransient(failure))
+        if (progress.Verified && IsTransient(failure))
             return new FailureDecision(FailureAction.Reconnect);
         return Exit(ToFatal(failure));
     }
@@ -56,6 +60,7 @@ public sealed class FailurePolicy(ReplicatorConfig config)
     public ReplicatorException ToFatal(Exception failure) => failure switch
     {
         ReplicatorException known => known,
+        SlotBusyException or ServerBusyException => new PostgresSetupException(failure.Message, failure),
         NpgsqlException or TimeoutException or ReplicationEndedException =>
             new PostgresSetupException($"PostgreSQL at {PostgresConnections.Describe(config.Postgres)}: {Describe(failure)}", failure),
         KafkaException or KafkaTransactionAbortedException =>
@@ -71,26 +76,34 @@ public sealed class FailurePolicy(ReplicatorConfig config)
         Find<PostgresException>(error) is { SqlState: PostgresErrorCodes.ObjectInUse } || Find<SlotBusyException>(error) is not null;
 
     /// <summary>
-    /// Connection lost, server restarting or shutting down, walsender terminated: a reconnect will
-    /// succeed once the server is back. Anything else (bad password, missing publication) will not.
+    /// A retry will succeed once PostgreSQL is back or has room: the connection was lost, refused or
+    /// timed out, the server is restarting or shutting down, the walsender was terminated, or all
+    /// connections or WAL senders are in use. Only <see cref="IsFatalSqlState"/> is not retried,
+    /// besides the failures that carry no PostgreSQL error at all (failed checks, a dropped slot).
     /// </summary>
     public static bool IsTransient(Exception error)
     {
-        if (IsSlotBusy(error))
+        if (IsSlotBusy(error) || Find<ServerBusyException>(error) is not null)
             return true;
         if (Find<PostgresException>(error) is { } pg)
-        {
-            // An explicit list, not Npgsql's IsTransient: that includes 55000, which is also an
-            // invalidated slot (max_slot_wal_keep_size exceeded) and needs a human, not a retry.
-            return pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
-                || pg.SqlState.StartsWith("08", StringComparison.Ordinal);
-        }
+            return !IsFatalSqlState(pg.SqlState);
 
         // Any other Npgsql error is about the connection itself (lost, reset, or ended by the server
         // in a way the protocol did not expect, as a walsender being shut down does).
-        return Find<NpgsqlException>(error) is not null || Find<ReplicationEndedException>(error) is not null;
+        return Find<NpgsqlException>(error) is not null || Find<ReplicationEndedException>(error) is not null
+            || Find<IOException>(error) is not null || Find<TimeoutException>(error) is not null;
     }
+
+    /// <summary>
+    /// The PostgreSQL errors a retry cannot fix (docs/operations.md lists them): authentication
+    /// (class 28), a missing database (3D), missing privileges or objects such as the publication
+    /// (42), unsupported features (0A), bad data (22), missing WAL files (58), internal errors (XX),
+    /// and 55000: an invalidated slot or wal_level not logical. Not Npgsql's IsTransient, which
+    /// counts 55000 as transient.
+    /// </summary>
+    public static bool IsFatalSqlState(string sqlState) =>
+        sqlState == PostgresErrorCodes.ObjectNotInPrerequisiteState
+        || sqlState[..2] is "28" or "3D" or "42" or "0A" or "22" or "58" or "XX";
 
     private static FailureDecision Exit(Exception fatal) => new(FailureAction.Exit, fatal as ReplicatorException ?? new ReplicatorException(ExitCodes.RuntimeFailure, fatal.Message, fatal));
 

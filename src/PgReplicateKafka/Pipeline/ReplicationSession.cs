@@ -27,7 +27,18 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         SourceState state;
         try
         {
-            await StartupChecks.PostgresAsync(catalog, config, _logger, stopToken);
+            try
+            {
+                await StartupChecks.PostgresAsync(catalog, config, _logger, stopToken);
+            }
+            catch (SlotBusyException)
+            {
+                // A standby: everything else checked out, so later transient failures are waited out too.
+                progress.Verified = true;
+                throw;
+            }
+
+            progress.Verified = true;
             state = await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
         }
         catch

@@ -46,7 +46,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 }
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
                 {
-                    var decision = _policy.Decide(e, context.Producer, _progress.Established);
+                    var decision = _policy.Decide(e, context.Producer, _progress);
                     if (decision.Action == FailureAction.Exit)
                         throw decision.Fatal!;
                     if (decision.Action == FailureAction.RebuildProducer)

@@ -24,6 +24,12 @@ public sealed class StreamProgress
     /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
     public ulong LastConfirmedLsn { get; set; }
 
+    /// <summary>
+    /// PostgreSQL accepted the configuration once (the checks passed, perhaps with the slot or the
+    /// WAL senders busy): from then on a transient failure is waited out, not a reason to exit.
+    /// </summary>
+    public bool Verified { get; set; }
+
     /// <summary>Streaming has worked once: the slot exists and belongs to this run.</summary>
     public bool Established { get; set; }
 

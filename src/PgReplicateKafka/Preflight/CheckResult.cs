@@ -11,6 +11,9 @@ public sealed record CheckResult(CheckArea Area, string Name, CheckOutcome Outco
     /// <summary>The slot is streaming to another process: a failure for check, the standby state for run.</summary>
     public bool SlotBusy { get; init; }
 
+    /// <summary>The server lacks room now (all WAL senders in use): a failure at start, a wait for run once it has started.</summary>
+    public bool ServerBusy { get; init; }
+
     public static CheckResult Pass(CheckArea area, string name, string message) => new(area, name, CheckOutcome.Passed, message);
 
     public static CheckResult Warn(CheckArea area, string name, string message) => new(area, name, CheckOutcome.Warning, message);

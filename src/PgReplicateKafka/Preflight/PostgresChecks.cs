@@ -105,7 +105,9 @@ public static class PostgresChecks
     private static CheckResult WalSenders(ServerFacts server) => server.UsedWalSenders < server.MaxWalSenders
         ? CheckResult.Pass(Area, "max_wal_senders", $"{server.MaxWalSenders - server.UsedWalSenders} of {server.MaxWalSenders} free")
         : CheckResult.Fail(Area, "max_wal_senders",
-            $"all {server.MaxWalSenders} WAL senders are in use (see pg_stat_replication): raise max_wal_senders and restart PostgreSQL, or stop an unused replication client");
+            $"all {server.MaxWalSenders} WAL senders are in use (see pg_stat_replication): raise max_wal_senders and restart PostgreSQL, or stop an unused replication client")
+            with
+        { ServerBusy = true };
 
     private static async Task<IReadOnlyList<CheckResult>> PublicationAsync(NpgsqlConnection connection, PostgresConfig config, CancellationToken ct)
     {

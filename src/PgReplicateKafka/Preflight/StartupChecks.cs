@@ -10,14 +10,20 @@ namespace PgReplicateKafka.Preflight;
 /// </summary>
 public static class StartupChecks
 {
-    /// <summary>Throws the first failure; a slot in use by another process throws <see cref="SlotBusyException"/>.</summary>
+    /// <summary>
+    /// Throws the first failure; all WAL senders in use throws <see cref="ServerBusyException"/>, and
+    /// a slot in use by another process <see cref="SlotBusyException"/>, once nothing else failed.
+    /// </summary>
     public static async Task PostgresAsync(NpgsqlConnection connection, ReplicatorConfig config, ILogger logger, CancellationToken ct)
     {
         var checks = new CheckReport(await PostgresChecks.RunWithRulesAsync(connection, config, ct));
         foreach (var warning in checks.Results.Where(r => r.Outcome == CheckOutcome.Warning))
             logger.LogWarning("{Check}: {Message}", warning.Name, warning.Message);
-        new CheckReport([.. checks.Results.Where(r => !r.SlotBusy)]).ThrowIfFailed();
-        if (checks.Results.FirstOrDefault(r => r.SlotBusy) is { } busy)
+        var failed = checks.Results.Where(r => r.Outcome == CheckOutcome.Failed).ToList();
+        new CheckReport([.. failed.Where(r => !r.SlotBusy && !r.ServerBusy)]).ThrowIfFailed();
+        if (failed.FirstOrDefault(r => r.ServerBusy) is { } full)
+            throw new ServerBusyException(full.Message);
+        if (failed.FirstOrDefault(r => r.SlotBusy) is { } busy)
             throw new SlotBusyException(busy.Message);
     }
 

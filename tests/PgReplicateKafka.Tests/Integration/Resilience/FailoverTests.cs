@@ -1,4 +1,7 @@
 
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
 namespace PgReplicateKafka.Tests.Integration.Resilience;
 
 /// <summary>Two instances with one config: one streams, the other waits as standby and takes over when the first dies.</summary>
@@ -40,5 +43,110 @@ public class FailoverTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Contains("Streaming publication", standby.Output);
         standby.Signal("TERM");
         Assert.Equal(0, await standby.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task An_active_standby_pair_survives_walsender_kills_and_postgres_crashes_then_the_survivor_takes_over()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)");
+        var configPath = await CliRuns.WriteConfigAsync(run, run.Cluster.Username, run.Cluster.Password);
+        using var first = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, first);
+        using var second = CliProcess.Start(["run", "--config", configPath]);
+        await WaitForOutputAsync(second, "waiting as standby");
+
+        using var stopWriting = new CancellationTokenSource();
+        var writer = new RowWriter(run.Cluster, run.Database, batches: int.MaxValue, rowsPerBatch: 10, TimeSpan.FromMilliseconds(20));
+        var writing = writer.RunAsync(stopWriting.Token);
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        var walsender = await ActiveWalsenderAsync(run);
+        for (var disruption = 0; disruption < 5; disruption++)
+        {
+            await Task.Delay(random.Next(200, 1500));
+            var crash = disruption % 2 == 1;
+            if (crash)
+            {
+                // Down for longer than the standby's poll interval, so the standby meets the outage too.
+                await run.Cluster.StopAsync("immediate");
+                await Task.Delay(1500);
+                await run.Cluster.StartAgainAsync();
+            }
+            else
+            {
+                await run.ExecuteAsync($"SELECT pg_terminate_backend({walsender})");
+            }
+
+            walsender = await WaitForNewWalsenderAsync(run, walsender, first, second, $"disruption {disruption + 1} (seed {seed})");
+        }
+
+        var active = await ProcessOfWalsenderAsync(run, walsender) == first.Id ? first : second;
+        var survivor = active == first ? second : first;
+        active.Signal("KILL");
+        Assert.NotNull(await active.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await run.ScalarAsync<int>($"SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'") is var pid && (pid == 0 || pid == walsender))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !survivor.HasExited, $"the survivor did not take over the slot. Output:\n{survivor.Output}");
+            await Task.Delay(50);
+        }
+
+        await writer.WaitForBatchesAsync(writer.BatchesDone + 20);
+        await stopWriting.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => writing);
+
+        var counts = await run.AssertEveryRowDeliveredAsync(kafka.BootstrapServers);
+        Assert.True(counts.Count > 500, $"only {counts.Count} rows were written");
+        Assert.False(survivor.HasExited, $"the survivor exited. Output:\n{survivor.Output}");
+        survivor.Signal("TERM");
+        Assert.Equal(0, await survivor.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    private static async Task WaitForOutputAsync(CliProcess process, string text)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!process.Output.Contains(text))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"expected \"{text}\". Output:\n{process.Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<int> ActiveWalsenderAsync(ReplicatorRun run) =>
+        await run.ScalarAsync<int>($"SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'");
+
+    /// <summary>Waits until a walsender other than <paramref name="previous"/> streams from the slot, with both instances alive throughout.</summary>
+    private static async Task<int> WaitForNewWalsenderAsync(ReplicatorRun run, int previous, CliProcess first, CliProcess second, string after)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            Assert.False(first.HasExited, $"the first instance exited after {after}. Output:\n{first.Output}");
+            Assert.False(second.HasExited, $"the second instance exited after {after}. Output:\n{second.Output}");
+            Assert.True(DateTime.UtcNow < deadline, $"nobody streamed within 30 s after {after}.\nFirst:\n{first.Output}\nSecond:\n{second.Output}");
+            try
+            {
+                if (await ActiveWalsenderAsync(run) is var pid && pid != 0 && pid != previous)
+                    return pid;
+            }
+            catch (Npgsql.NpgsqlException)
+            {
+                // Still starting up after the crash.
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>The replicator process whose socket is the walsender's client end.</summary>
+    private static async Task<int> ProcessOfWalsenderAsync(ReplicatorRun run, int walsender)
+    {
+        var port = await run.ScalarAsync<int>($"SELECT client_port FROM pg_stat_activity WHERE pid = {walsender}");
+        using var ss = Process.Start(new ProcessStartInfo("ss", ["-tnpH", "state", "established", "sport", "=", $":{port}"]) { RedirectStandardOutput = true })!;
+        var output = await ss.StandardOutput.ReadToEndAsync();
+        await ss.WaitForExitAsync();
+        var match = Regex.Match(output, @"pid=(\d+)");
+        Assert.True(match.Success, $"no process owns port {port}: {output}");
+        return int.Parse(match.Groups[1].Value);
     }
 }

@@ -1,0 +1,56 @@
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Embedded;
+
+namespace PgReplicateKafka.Tests.Integration.Resilience;
+
+/// <summary>A stop that cannot reach a transaction boundary in time still ends cleanly and confirms what was delivered.</summary>
+[Collection(IntegrationCollection.Name)]
+public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
+{
+    [Fact]
+    public async Task Sigterm_past_the_deadline_with_kafka_down_inside_a_large_transaction_exits_0_and_confirms_what_was_delivered()
+    {
+        // Fault injection needs the mock broker; this test brings its own so it also runs when the suite uses a real Kafka.
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        // No periodic confirmation during the test: only the final one can confirm the second batch.
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, """
+            checkpoint_interval_secs = 600
+            shutdown_timeout_secs = 1
+
+            [kafka.properties]
+            "queue.buffering.max.messages" = "1000"
+            """));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
+        await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'second' FROM generate_series(101, 200) g");
+        var delivered = await run.CurrentWalLsnAsync();
+        await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 200, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+
+        mock.SetBrokerDown(-1);
+        // librdkafka's queue (1000 messages) fills, then the channel, long before the 64 MiB budget
+        // does, so the receive loop waits in the channel write when the deadline closes the channel.
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'x' FROM generate_series(201, 100200) g");
+        var largeCommit = await run.CurrentWalLsnAsync();
+        await Task.Delay(3000);
+
+        process.Signal("TERM");
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(code == 0, $"expected exit 0 after SIGTERM past the deadline, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+        Assert.Contains("still arriving at the shutdown deadline", process.Output);
+        var confirmed = await run.ConfirmedFlushLsnAsync();
+        Assert.True(confirmed >= delivered, $"the final confirmation was skipped: slot at {confirmed:X}, delivered up to {delivered:X}");
+        Assert.True(confirmed < largeCommit, "the slot was confirmed past a transaction Kafka never acknowledged");
+    }
+}
