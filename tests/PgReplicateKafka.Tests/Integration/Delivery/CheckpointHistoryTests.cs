@@ -1,7 +1,7 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Pipeline;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace PgReplicateKafka.Tests.Integration.Delivery;
 
@@ -17,7 +17,12 @@ public class CheckpointHistoryTests(PostgresFixture postgres, KafkaFixture kafka
         Kafka = c.Kafka,
         Replication = new ReplicationConfig
         {
-            Delivery = DeliveryGuarantee.ExactlyOnce, CheckpointIntervalSecs = 1, KeepaliveIntervalSecs = 1, PollIntervalMs = 50, RetryInitialMs = 100, RetryMaxMs = 1000,
+            Delivery = DeliveryGuarantee.ExactlyOnce,
+            CheckpointIntervalSecs = 1,
+            KeepaliveIntervalSecs = 1,
+            PollIntervalMs = 50,
+            RetryInitialMs = 100,
+            RetryMaxMs = 1000,
         },
     };
 
