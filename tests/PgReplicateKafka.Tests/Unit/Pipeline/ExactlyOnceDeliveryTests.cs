@@ -200,9 +200,8 @@ public class ExactlyOnceDeliveryTests
     public void A_transaction_timeout_exits_4_naming_the_settings_instead_of_rebuilding_or_reporting_fencing()
     {
         var policy = new FailurePolicy(Config(DeliveryGuarantee.ExactlyOnce));
-        // A timed-out producer is fatal and may look fenced too: the timeout decides.
+        // KafkaSink reports a timed-out producer as fatal, not fenced: a fatal producer is otherwise rebuilt.
         _producer.Fatal = new KafkaTransactionTimeoutException("[kafka.properties] transaction.timeout.ms ... [replication] transaction_max_events / transaction_max_ms");
-        _producer.Fenced = true;
         var decision = policy.Decide(_producer.Fatal, _producer, established: true);
         Assert.Equal(FailureAction.Exit, decision.Action);
         Assert.Same(_producer.Fatal, decision.Fatal);
