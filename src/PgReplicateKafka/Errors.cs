@@ -43,3 +43,13 @@ public sealed class SlotBusyException(string message) : Exception(message);
 
 /// <summary>PostgreSQL has no room for our connection now (all WAL senders in use): worth waiting for once running.</summary>
 public sealed class ServerBusyException(string message) : Exception(message);
+
+/// <summary>
+/// The Kafka transaction coordinator aborted our transaction because it stayed open longer than
+/// transaction.timeout.ms (exit code 4): streaming it again would take as long again.
+/// </summary>
+public sealed class KafkaTransactionTimeoutException(string message, Exception? inner = null)
+    : ReplicatorException(ExitCodes.KafkaFailure, message, inner);
+
+/// <summary>The exactly-once checkpoint could not be read to its end; the session is retried.</summary>
+public sealed class CheckpointUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

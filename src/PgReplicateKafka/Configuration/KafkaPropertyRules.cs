@@ -44,7 +44,7 @@ internal static class KafkaPropertyRules
         ["request.required.acks"] = Acks,
         ["enable.idempotence"] = new("the producer is always idempotent, so that retries neither duplicate nor reorder events"),
         ["transactional.id"] = new(
-            "the replicator sets it under exactly_once, from [kafka] transactional_id or derived from database and slot",
+            "the replicator sets it under exactly_once, from [kafka] transactional_id or derived from cluster, database and slot",
             "[kafka] transactional_id"),
         ["partitioner"] = new(
             "keys are always partitioned with murmur2_random, as Java producers do; another partitioner would send a " +

@@ -18,7 +18,7 @@ public enum FailureAction
     /// <summary>The producer cannot continue (e.g. its sequence broke): build a new one and resume.</summary>
     RebuildProducer,
 
-    /// <summary>A Kafka transaction was aborted: stream its PostgreSQL transactions again.</summary>
+    /// <summary>A Kafka transaction was aborted (or the checkpoint could not be read): stream again from the last committed checkpoint.</summary>
     Restream,
 
     /// <summary>Nothing a retry can fix: exit with <see cref="FailureDecision.Fatal"/>'s code.</summary>
@@ -39,6 +39,9 @@ public sealed class FailurePolicy(ReplicatorConfig config)
     /// </param>
     public FailureDecision Decide(Exception failure, IEventProducer? producer, StreamProgress progress)
     {
+        // Rebuilding and streaming the same transaction again would time out again.
+        if (producer?.Fatal is KafkaTransactionTimeoutException timedOut)
+            return Exit(timedOut);
         if (producer is { Fenced: true })
         {
             // Rebuilding would only fence the other instance back: one of the two must go.
@@ -47,7 +50,7 @@ public sealed class FailurePolicy(ReplicatorConfig config)
 
         if (producer?.Fatal is not null && progress.Established)
             return new FailureDecision(FailureAction.RebuildProducer);
-        if (failure is KafkaTransactionAbortedException)
+        if (failure is KafkaTransactionAbortedException or CheckpointUnavailableException)
             return new FailureDecision(FailureAction.Restream);
         if (IsSlotBusy(failure))
             return new FailureDecision(FailureAction.Standby);

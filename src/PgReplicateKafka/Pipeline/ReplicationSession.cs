@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Pipeline.Delivery;
 using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Source;
 
@@ -19,6 +20,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     private const int ChannelCapacity = 8192;
 
     private readonly ILogger _logger = context.Logger;
+
+    /// <summary>The session's event pump; it may outlive the session when Kafka blocked a commit past the shutdown bound.</summary>
+    public Task? Pump { get; private set; }
 
     public async Task RunAsync(CancellationToken stopToken)
     {
@@ -50,7 +54,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         await using var _ = state;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
-        var startLsn = StartPosition(state);
+        var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
         context.Budget.Reset();
         var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger);
@@ -58,7 +62,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();
         var streamTask = Task.Run(() => stream.RunAsync(startLsn, readCts.Token), CancellationToken.None);
-        var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
+        var pumpTask = Pump = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
 
         Exception? failure = null;
         try
@@ -80,22 +84,17 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     /// Starts after what is already delivered, even when the slot lags behind it (e.g. after
     /// PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
     /// </summary>
-    private ulong StartPosition(SourceState state)
+    private ulong StartPosition(SourceState state, ClusterIdentity cluster)
     {
         var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn));
-        if (context.Checkpoints is { } checkpoints && !progress.Established && !state.SlotCreated)
+        // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two, or a
+        // commit whose outcome the failed producer never learnt): the checkpoint says how far.
+        if (context.Delivery is ExactlyOnceDelivery exactlyOnce && exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated) is { } checkpoint
+            && checkpoint > startLsn)
         {
-            // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two):
-            // the last committed checkpoint says how far, and PostgreSQL skips everything up to it.
-            // Not for a slot created just now: a checkpoint can only be of an earlier slot (say, of a
-            // rebuilt database), and skipping to it would drop real changes.
-            var checkpoint = checkpoints.ReadLast(context.Config.Kafka.ConnectTimeout);
-            if (checkpoint > startLsn)
-            {
-                _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
-                    Lsn.Format(checkpoint), checkpoints.Topic, state.StartLsn);
-                startLsn = checkpoint;
-            }
+            _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
+                Lsn.Format(checkpoint), context.Checkpoints!.Topic, Lsn.Format(startLsn));
+            startLsn = checkpoint;
         }
 
         return startLsn;

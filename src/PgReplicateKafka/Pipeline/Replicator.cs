@@ -4,6 +4,7 @@ using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
 using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source;
 
 namespace PgReplicateKafka.Pipeline;
 
@@ -12,7 +13,8 @@ namespace PgReplicateKafka.Pipeline;
 /// replication connection, and after a failure does what <see cref="FailurePolicy"/> decides:
 /// reconnect with backoff, wait as standby, rebuild the producer, or exit.
 /// </summary>
-public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory, ReplicatorMetrics metrics, Func<IEventProducer>? producerFactory = null)
+/// <param name="producerFactory">Builds a producer for the PostgreSQL cluster's system id (null under at-least-once); a <see cref="KafkaSink"/> by default.</param>
+public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory, ReplicatorMetrics metrics, Func<string?, IEventProducer>? producerFactory = null)
 {
     public Replicator(ReplicatorConfig config, ILoggerFactory loggerFactory)
         : this(config, loggerFactory, new ReplicatorMetrics())
@@ -38,25 +40,32 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         {
             while (true)
             {
-                context ??= await BuildContextAsync();
+                ReplicationSession? session = null;
                 try
                 {
-                    await new ReplicationSession(context, _progress, Streaming).RunAsync(stopToken);
+                    context ??= await BuildContextAsync(stopToken);
+                    session = new ReplicationSession(context, _progress, Streaming);
+                    await session.RunAsync(stopToken);
                     return;
                 }
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
                 {
-                    var decision = _policy.Decide(e, context.Producer, _progress);
+                    var decision = _policy.Decide(e, context?.Producer, _progress);
                     if (decision.Action == FailureAction.Exit)
                         throw decision.Fatal!;
                     if (decision.Action == FailureAction.RebuildProducer)
                     {
-                        // What was in flight may be resent by the new producer, from the last confirmed position.
-                        _logger.LogError("Kafka producer failed ({Reason}); rebuilding it and resuming from the last confirmed position", context.Producer.Fatal!.Message);
-                        _progress.LastConfirmedLsn = Math.Max(_progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn);
+                        // What was in flight may be resent by the new producer, from the last confirmed
+                        // position; exactly-once reads again what Kafka committed (see ExactlyOnceDelivery.Resume).
+                        _logger.LogError("Kafka producer failed ({Reason}); rebuilding it and resuming from the last confirmed position", context!.Producer.Fatal!.Message);
                         _logger.LogDebug(e, "Session ended");
-                        context.Producer.Dispose();
-                        context = null;
+                        context = Abandon(context, session);
+                    }
+                    else if (context is not null && session?.Pump is { IsCompleted: false })
+                    {
+                        // Two pumps must never share a delivery: the old one may still be inside a commit.
+                        _logger.LogWarning("The last session's event pump is still waiting for Kafka; continuing with a new producer");
+                        context = Abandon(context, session);
                     }
 
                     _progress.Recovering = true;
@@ -79,20 +88,38 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
     }
 
-    private async Task<SessionContext> BuildContextAsync()
+    /// <summary>Gives up a context: its producer is disposed once its pump (if still running) has ended.</summary>
+    private SessionContext? Abandon(SessionContext context, ReplicationSession? session)
+    {
+        _progress.LastConfirmedLsn = Math.Max(_progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn);
+        var producer = context.Producer;
+        if (session?.Pump is { IsCompleted: false } pump)
+            _ = pump.ContinueWith(_ => producer.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        else
+            producer.Dispose();
+        return null;
+    }
+
+    private async Task<SessionContext> BuildContextAsync(CancellationToken ct)
     {
         if (!_progress.Established)
             StartupChecks.Kafka(config.Kafka);
-        var producer = producerFactory?.Invoke() ?? new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>());
-        var tracker = new DeliveryTracker(metrics, _budget);
-        IDeliveryMode delivery = new AtLeastOnceDelivery(producer, tracker);
+        string? systemId = null;
         if (config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce)
         {
-            _checkpoints ??= new CheckpointStore(config, _logger);
+            // The cluster names the transactional.id and the checkpoint key, so two clusters with the
+            // same database and slot names never fence each other or read each other's checkpoints.
+            systemId = (await ClusterIdentity.IdentifyAsync(config.Postgres, ct)).SystemId;
+            if (_checkpoints?.SystemId != systemId)
+                _checkpoints = new CheckpointStore(config, systemId, _logger);
             await _checkpoints.EnsureTopicAsync();
-            delivery = new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, _budget, _logger);
         }
 
+        var producer = producerFactory?.Invoke(systemId) ?? new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
+        var tracker = new DeliveryTracker(metrics, _budget);
+        IDeliveryMode delivery = _checkpoints is null
+            ? new AtLeastOnceDelivery(producer, tracker)
+            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, _budget, _logger);
         return new SessionContext(config, metrics, _logger, _budget, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
     }
 

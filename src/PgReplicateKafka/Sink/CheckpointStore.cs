@@ -1,4 +1,4 @@
-using System.Text;
+using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
@@ -9,22 +9,39 @@ using PgReplicateKafka.Events;
 namespace PgReplicateKafka.Sink;
 
 /// <summary>
-/// Exactly-once checkpoints: a record (database and slot → end LSN of the last PostgreSQL commit)
-/// written inside every Kafka transaction to a compacted topic, so Kafka itself says which
+/// What one checkpoint says: Kafka holds every PostgreSQL transaction up to <paramref name="Lsn"/> of
+/// the slot first seen at <paramref name="SlotOrigin"/> on cluster <paramref name="SystemId"/>,
+/// timeline <paramref name="Timeline"/>.
+/// </summary>
+public sealed record Checkpoint(string SystemId, uint Timeline, ulong SlotOrigin, ulong Lsn);
+
+/// <summary>
+/// Exactly-once checkpoints: a record (cluster, database and slot → end LSN of the last PostgreSQL
+/// commit) written inside every Kafka transaction to a compacted topic, so Kafka itself says which
 /// PostgreSQL transactions it holds, even when PostgreSQL never heard our confirmation.
 /// </summary>
-public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
+public sealed class CheckpointStore(ReplicatorConfig config, string systemId, ILogger logger)
 {
+    // Several slots share the topic: each reads only its key's partition, so another slot's open
+    // transaction (which holds back read_committed readers of its partition) rarely stands in the way.
+    private const int Partitions = 16;
+
     public string Topic { get; } = config.Kafka.CheckpointTopic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.checkpoints";
 
-    /// <summary>The record key: one checkpoint per database and slot, kept by compaction.</summary>
-    public byte[] Key { get; } = JsonSerializer.SerializeToUtf8Bytes(new { database = config.Postgres.Database, slot = config.Postgres.SlotName });
+    /// <summary>The PostgreSQL cluster (IDENTIFY_SYSTEM's system id) the checkpoints are of.</summary>
+    public string SystemId => systemId;
 
-    public byte[] Record(ulong lsn) => JsonSerializer.SerializeToUtf8Bytes(new
+    /// <summary>The record key: one checkpoint per cluster, database and slot, kept by compaction.</summary>
+    public byte[] Key { get; } = JsonSerializer.SerializeToUtf8Bytes(new { system_id = systemId, database = config.Postgres.Database, slot = config.Postgres.SlotName });
+
+    public byte[] Record(Checkpoint checkpoint) => JsonSerializer.SerializeToUtf8Bytes(new
     {
+        system_id = checkpoint.SystemId,
+        timeline = checkpoint.Timeline,
         database = config.Postgres.Database,
         slot = config.Postgres.SlotName,
-        lsn = Lsn.Format(lsn),
+        slot_origin = Lsn.Format(checkpoint.SlotOrigin),
+        lsn = Lsn.Format(checkpoint.Lsn),
         ts_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
     });
 
@@ -36,7 +53,7 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
         try
         {
             await admin.CreateTopicsAsync(
-                [new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = -1, Configs = new() { ["cleanup.policy"] = "compact" } }],
+                [new TopicSpecification { Name = Topic, NumPartitions = Partitions, ReplicationFactor = -1, Configs = new() { ["cleanup.policy"] = "compact" } }],
                 new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
             logger.LogInformation("Created checkpoint topic {Topic} (compacted)", Topic);
         }
@@ -46,8 +63,12 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
         }
     }
 
-    /// <summary>The LSN of the last committed checkpoint of this database and slot, or 0 when there is none.</summary>
-    public ulong ReadLast(TimeSpan timeout)
+    /// <summary>
+    /// The last committed checkpoint of this cluster, database and slot, or null when there is none.
+    /// Reads its partition to the end (read_committed) or throws <see cref="CheckpointUnavailableException"/>:
+    /// a partial read could miss the newest checkpoint and resend what Kafka already holds.
+    /// </summary>
+    public Checkpoint? ReadLast(TimeSpan timeout)
     {
         var settings = new ConsumerConfig(KafkaSettings.Client(config.Kafka))
         {
@@ -56,43 +77,112 @@ public sealed class CheckpointStore(ReplicatorConfig config, ILogger logger)
             EnableAutoCommit = false,
             EnablePartitionEof = true,
         };
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).Build();
-
-        using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-        var metadata = admin.GetMetadata(Topic, timeout).Topics.SingleOrDefault();
-        if (metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0)
-            return 0;
-
-        var open = new HashSet<TopicPartition>();
-        foreach (var partition in metadata.Partitions)
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        var watch = Stopwatch.StartNew();
+        TopicPartition partition;
+        long end;
+        try
         {
-            var tp = new TopicPartition(Topic, partition.PartitionId);
-            if (consumer.QueryWatermarkOffsets(tp, timeout).High.Value > 0)
-                open.Add(tp);
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var metadata = admin.GetMetadata(Topic, timeout).Topics.SingleOrDefault();
+            if (metadata is null || metadata.Error.Code == ErrorCode.UnknownTopicOrPart || metadata.Partitions.Count == 0)
+                return null;
+            if (metadata.Error.IsError)
+                throw new CheckpointUnavailableException($"cannot read checkpoint topic {Topic}: {metadata.Error.Reason}");
+            partition = new TopicPartition(Topic, PartitionOf(Key, metadata.Partitions.Count));
+            // The high watermark counts transaction markers too; the reader's end-of-partition offset is
+            // past the last marker once it has seen everything.
+            end = consumer.QueryWatermarkOffsets(partition, timeout).High.Value;
+        }
+        catch (KafkaException e)
+        {
+            throw new CheckpointUnavailableException($"cannot read checkpoint topic {Topic}: {e.Error.Reason}", e);
         }
 
-        consumer.Assign(open.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
-        ulong last = 0;
-        var deadline = DateTime.UtcNow + timeout;
-        var quietSince = DateTime.UtcNow;
-        // read_committed stops at the last stable offset: a transaction left open by a crashed
-        // instance holds back what follows it, and nothing past it is committed yet.
-        while (open.Count > 0 && DateTime.UtcNow < deadline && DateTime.UtcNow - quietSince < TimeSpan.FromSeconds(2))
+        if (end <= 0)
+            return null;
+        consumer.Assign(new TopicPartitionOffset(partition, Offset.Beginning));
+        Checkpoint? last = null;
+        long reached = 0;
+        while (watch.Elapsed < timeout)
         {
-            var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            ConsumeResult<byte[]?, byte[]?>? result;
+            try
+            {
+                result = consumer.Consume(timeout - watch.Elapsed);
+            }
+            catch (ConsumeException e)
+            {
+                throw new CheckpointUnavailableException($"cannot read checkpoint topic {Topic}: {e.Error.Reason}", e);
+            }
+
             if (result is null)
                 continue;
-            quietSince = DateTime.UtcNow;
             if (result.IsPartitionEOF)
             {
-                open.Remove(result.TopicPartition);
+                reached = result.Offset.Value;
+                if (reached >= end)
+                    return last;
                 continue;
             }
 
             if (result.Message.Key is { } key && key.AsSpan().SequenceEqual(Key) && result.Message.Value is { } value)
-                last = Lsn.Parse(JsonDocument.Parse(value).RootElement.GetProperty("lsn").GetString()!);
+                last = Parse(value);
         }
 
-        return last;
+        // read_committed stops at the last stable offset: an open transaction holds back what follows.
+        throw new CheckpointUnavailableException(
+            $"could not read checkpoint topic {Topic} partition {partition.Partition.Value} to its end (offset {end}, reached {reached}) within " +
+            $"{timeout.TotalSeconds:0} s: another producer's open transaction holds it back until it commits or times out " +
+            "(transaction.timeout.ms); give each slot its own [kafka] checkpoint_topic to avoid waiting for other slots");
+    }
+
+    /// <summary>The partition the producer's murmur2 partitioner (Java-compatible) puts <paramref name="key"/> in.</summary>
+    public static int PartitionOf(ReadOnlySpan<byte> key, int partitions) => (int)((Murmur2(key) & 0x7fffffff) % (uint)partitions);
+
+    private static Checkpoint Parse(byte[] value)
+    {
+        var root = JsonDocument.Parse(value).RootElement;
+        string? Text(string name) => root.TryGetProperty(name, out var p) ? p.GetString() : null;
+        return new Checkpoint(
+            Text("system_id") ?? "",
+            root.TryGetProperty("timeline", out var timeline) ? timeline.GetUInt32() : 0,
+            Text("slot_origin") is { } origin ? Lsn.Parse(origin) : ulong.MaxValue,
+            Lsn.Parse(Text("lsn")!));
+    }
+
+    private static uint Murmur2(ReadOnlySpan<byte> data)
+    {
+        const uint m = 0x5bd1e995;
+        var h = 0x9747b28c ^ (uint)data.Length;
+        var i = 0;
+        for (; i + 4 <= data.Length; i += 4)
+        {
+            var k = (uint)(data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+            k *= m;
+            k ^= k >> 24;
+            k *= m;
+            h *= m;
+            h ^= k;
+        }
+
+        switch (data.Length - i)
+        {
+            case 3:
+                h ^= (uint)data[i + 2] << 16;
+                goto case 2;
+            case 2:
+                h ^= (uint)data[i + 1] << 8;
+                goto case 1;
+            case 1:
+                h ^= data[i];
+                h *= m;
+                break;
+        }
+
+        h ^= h >> 13;
+        h *= m;
+        h ^= h >> 15;
+        return h;
     }
 }

@@ -6,8 +6,12 @@ namespace PgReplicateKafka.Sink;
 /// <summary>The librdkafka settings of every client we build.</summary>
 public static class KafkaSettings
 {
-    /// <summary>The transactional.id used when none is configured: stable for one database and slot.</summary>
-    public static string DefaultTransactionalId(ReplicatorConfig config) => $"pg-replicate-kafka.{config.Postgres.Database}.{config.Postgres.SlotName}";
+    /// <summary>
+    /// The transactional.id used when none is configured: stable for one cluster, database and slot, so
+    /// a rebuilt cluster with the same names (another system id) never fences the original's instance.
+    /// </summary>
+    public static string DefaultTransactionalId(ReplicatorConfig config, string systemId) =>
+        $"pg-replicate-kafka.{systemId}.{config.Postgres.Database}.{config.Postgres.SlotName}";
 
     /// <summary>What every client needs: the brokers and [kafka.properties] (security settings among them).</summary>
     public static ClientConfig Client(KafkaConfig config)
@@ -19,7 +23,8 @@ public static class KafkaSettings
     }
 
     /// <summary>The librdkafka settings: the required ones, ours, then [kafka.properties] on top.</summary>
-    public static ProducerConfig Producer(ReplicatorConfig replicator)
+    /// <param name="systemId">The PostgreSQL cluster's system id, for the default transactional.id (exactly-once only).</param>
+    public static ProducerConfig Producer(ReplicatorConfig replicator, string? systemId = null)
     {
         var config = replicator.Kafka;
         var replication = replicator.Replication;
@@ -53,7 +58,8 @@ public static class KafkaSettings
         };
         if (replication.Delivery == DeliveryGuarantee.ExactlyOnce)
         {
-            settings.TransactionalId = config.TransactionalId ?? DefaultTransactionalId(replicator);
+            settings.TransactionalId = config.TransactionalId ?? DefaultTransactionalId(
+                replicator, systemId ?? throw new ArgumentNullException(nameof(systemId), "exactly-once needs the cluster's system id"));
             // One PostgreSQL transaction is one Kafka transaction at least, however large; librdkafka
             // requires messages to time out within the transaction.
             settings.TransactionTimeoutMs = 600_000;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
@@ -10,13 +11,18 @@ public sealed class KafkaSink : IEventProducer
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
+    private readonly TimeSpan _transactionTimeout;
     private ErrorCode _lastWarning;
     private long _lastWarningAt;
+    private long _transactionStarted;
 
-    public KafkaSink(ReplicatorConfig config, ILogger logger)
+    /// <param name="systemId">The PostgreSQL cluster's system id: exactly-once derives the default transactional.id from it.</param>
+    public KafkaSink(ReplicatorConfig config, ILogger logger, string? systemId = null)
     {
         _logger = logger;
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(KafkaSettings.Producer(config))
+        var settings = KafkaSettings.Producer(config, systemId);
+        _transactionTimeout = TimeSpan.FromMilliseconds(settings.TransactionTimeoutMs ?? 60_000);
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(settings)
             .SetErrorHandler((_, error) => OnError(error))
             .SetLogHandler((_, message) => OnLog(message))
             .Build();
@@ -60,7 +66,30 @@ public sealed class KafkaSink : IEventProducer
         }
     }
 
-    public void BeginTransaction() => _producer.BeginTransaction();
+    public void BeginTransaction()
+    {
+        _producer.BeginTransaction();
+        Volatile.Write(ref _transactionStarted, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>How long the current Kafka transaction has been open (null: none is).</summary>
+    private TimeSpan? TransactionOpenFor =>
+        Volatile.Read(ref _transactionStarted) is var started and not 0 ? Stopwatch.GetElapsedTime(started) : null;
+
+    /// <summary>
+    /// A fencing error for a transaction open longer than transaction.timeout.ms: the coordinator aborted
+    /// it and bumped the epoch (brokers answer with InvalidProducerEpoch or ProducerFenced), no other
+    /// instance took over. A real zombie cannot be told apart then, but its transaction would have been
+    /// aborted by the timeout all the same.
+    /// </summary>
+    public static bool IsTransactionTimeout(ErrorCode code, TimeSpan? openFor, TimeSpan transactionTimeout) =>
+        IsFencing(code) && openFor >= transactionTimeout;
+
+    private KafkaTransactionTimeoutException TimedOut(Error error, Exception? inner) => new(
+        $"the Kafka transaction coordinator aborted a transaction open longer than transaction.timeout.ms ({_transactionTimeout.TotalMilliseconds:0} ms; " +
+        $"broker said: {error.Reason}): a PostgreSQL transaction (or a batch of them) took longer than that to stream. Raise " +
+        "[kafka.properties] transaction.timeout.ms (600000..2147483647, and the brokers' transaction.max.timeout.ms with it), or lower " +
+        "[replication] transaction_max_events / transaction_max_ms so that batches commit sooner; one PostgreSQL transaction is never split", inner);
 
     public void CommitTransaction(TimeSpan timeout)
     {
@@ -69,6 +98,7 @@ public sealed class KafkaSink : IEventProducer
             try
             {
                 _producer.CommitTransaction(timeout);
+                Volatile.Write(ref _transactionStarted, 0);
                 return;
             }
             catch (KafkaRetriableException e)
@@ -77,7 +107,10 @@ public sealed class KafkaSink : IEventProducer
             }
             catch (KafkaTxnRequiresAbortException e)
             {
+                var timedOut = IsTransactionTimeout(e.Error.Code, TransactionOpenFor, _transactionTimeout);
                 AbortTransaction(timeout);
+                if (timedOut)
+                    throw TimedOut(e.Error, e);
                 throw new KafkaTransactionAbortedException(e.Error.Reason, e);
             }
             catch (KafkaException e)
@@ -92,6 +125,7 @@ public sealed class KafkaSink : IEventProducer
         try
         {
             _producer.AbortTransaction(timeout);
+            Volatile.Write(ref _transactionStarted, 0);
         }
         catch (KafkaException e)
         {
@@ -99,8 +133,10 @@ public sealed class KafkaSink : IEventProducer
         }
     }
 
-    private KafkaFailureException Classify(KafkaException e, string what)
+    private ReplicatorException Classify(KafkaException e, string what)
     {
+        if (IsTransactionTimeout(e.Error.Code, TransactionOpenFor, _transactionTimeout))
+            return TimedOut(e.Error, e);
         if (IsFencing(e.Error.Code))
         {
             Fenced = true;
@@ -117,7 +153,12 @@ public sealed class KafkaSink : IEventProducer
 
     private void OnError(Error error)
     {
-        if (error.IsFatal)
+        if (error.IsFatal && IsTransactionTimeout(error.Code, TransactionOpenFor, _transactionTimeout))
+        {
+            _fatal = TimedOut(error, null);
+            _logger.LogError("Kafka producer fatal error: {Reason} ({Code})", error.Reason, error.Code);
+        }
+        else if (error.IsFatal)
         {
             Fenced |= IsFencing(error.Code);
             _fatal = Fenced

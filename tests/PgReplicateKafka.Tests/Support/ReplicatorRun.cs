@@ -83,9 +83,9 @@ public sealed class ReplicatorRun : IAsyncDisposable
     {
         _stop = new CancellationTokenSource();
         loggerFactory ??= NullLoggerFactory.Instance;
-        var replicator = new Replicator(Config, loggerFactory, new ReplicatorMetrics(), () =>
+        var replicator = new Replicator(Config, loggerFactory, new ReplicatorMetrics(), systemId =>
         {
-            var producer = new KafkaSink(Config, loggerFactory.CreateLogger<KafkaSink>());
+            var producer = new KafkaSink(Config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
             lock (_producers)
                 _producers.Add(producer);
             return producer;

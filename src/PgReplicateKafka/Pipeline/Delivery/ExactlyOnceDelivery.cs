@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source;
 
 namespace PgReplicateKafka.Pipeline.Delivery;
 
@@ -13,8 +14,10 @@ namespace PgReplicateKafka.Pipeline.Delivery;
 /// each with a checkpoint record. Only a committed Kafka transaction releases its PostgreSQL
 /// transactions for confirmation.
 /// </summary>
+/// <param name="readCheckpoint">Reads the last committed checkpoint (the store's by default; tests replace it).</param>
 public sealed class ExactlyOnceDelivery(
-    ReplicatorConfig config, IEventProducer producer, CheckpointStore checkpoints, DeliveryTracker tracker, InFlightBudget budget, ILogger logger)
+    ReplicatorConfig config, IEventProducer producer, CheckpointStore checkpoints, DeliveryTracker tracker, InFlightBudget budget, ILogger logger,
+    Func<TimeSpan, Checkpoint?>? readCheckpoint = null)
     : IDeliveryMode
 {
     private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(60);
@@ -28,8 +31,48 @@ public sealed class ExactlyOnceDelivery(
     private bool _open;
     private int _events;
     private int _abortsInARow;
+    private uint _timeline;
+    private ulong _slotOrigin;
 
     public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
+
+    /// <summary>
+    /// Called by each session once the slot is ours, before streaming: the first time, registers the
+    /// transactional.id (fencing an earlier instance and aborting what it left open, so nothing can
+    /// commit after the read), then reads what Kafka holds. Returns the checkpoint's LSN to start
+    /// after, or null to start from the slot. A reused producer's commits are known to the tracker.
+    /// </summary>
+    /// <param name="slotPosition">The slot's confirmed position, or its consistent point when <paramref name="slotCreated"/>.</param>
+    /// <param name="slotCreated">Created just now: no checkpoint can be of it.</param>
+    public ulong? Resume(ClusterIdentity cluster, ulong slotPosition, bool slotCreated)
+    {
+        if (cluster.SystemId != checkpoints.SystemId)
+        {
+            throw new PostgresSetupException(
+                $"the server is PostgreSQL cluster {cluster.SystemId}, not cluster {checkpoints.SystemId} that this run started with " +
+                "(a failover to a rebuilt server?): restart pg-replicate-kafka to stream from it");
+        }
+
+        _timeline = cluster.Timeline;
+        if (_initialized)
+            return null;
+        producer.InitTransactions(CommitTimeout);
+        _initialized = true;
+        // The slot's creation point is not in pg_replication_slots: a chain of checkpoints carries the
+        // position its slot was first seen at, the consistent point when we created it.
+        _slotOrigin = slotPosition;
+        if (slotCreated || (readCheckpoint ?? checkpoints.ReadLast)(config.Kafka.ConnectTimeout) is not { } checkpoint)
+            return null;
+        if (CheckpointRule.Rejection(checkpoint, cluster, slotPosition) is { } reason)
+        {
+            logger.LogWarning("Ignoring the checkpoint in {Topic} at {Lsn}: {Reason}; streaming from the slot's position {Slot}",
+                checkpoints.Topic, Lsn.Format(checkpoint.Lsn), reason, Lsn.Format(slotPosition));
+            return null;
+        }
+
+        _slotOrigin = checkpoint.SlotOrigin;
+        return checkpoint.Lsn;
+    }
 
     /// <summary>Every PostgreSQL transaction waits for the Kafka commit of its batch before it can be confirmed.</summary>
     public PendingTransaction Begin(SourceTransaction transaction)
@@ -89,13 +132,6 @@ public sealed class ExactlyOnceDelivery(
     {
         if (_open)
             return;
-        if (!_initialized)
-        {
-            // Only now that the slot is ours: a standby must not fence the active instance.
-            producer.InitTransactions(CommitTimeout);
-            _initialized = true;
-        }
-
         producer.BeginTransaction();
         _open = true;
         if (_committed.Count == 0)
@@ -117,7 +153,7 @@ public sealed class ExactlyOnceDelivery(
             var lsn = _committed[^1].Transaction.EndLsn;
             try
             {
-                await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(lsn), null, ct);
+                await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(new Checkpoint(checkpoints.SystemId, _timeline, _slotOrigin, lsn)), null, ct);
                 producer.CommitTransaction(CommitTimeout);
                 _abortsInARow = 0;
             }
