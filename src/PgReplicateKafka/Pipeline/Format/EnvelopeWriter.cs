@@ -38,8 +38,6 @@ internal sealed class EnvelopeWriter
         }
     }
 
-    public bool IsDebezium => _debezium is not null;
-
     /// <summary>End LSN of the last transaction committed before the current one (Debezium's <c>source.sequence</c>).</summary>
     public ulong LastCommitLsn { get; set; }
 
