@@ -18,17 +18,10 @@ public sealed class EventPump(
     ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger,
     IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels = null)
 {
-    private readonly EnvelopeWriter _writer = new(config, enumLabels);
-    private readonly MessageHeaders _headers = new(config.Format.Envelope == EnvelopeFormat.Debezium)
-    {
-        NewKey = config.Format.Envelope == EnvelopeFormat.Debezium ? "__debezium.newkey" : "pgrk.newkey",
-        OldKey = config.Format.Envelope == EnvelopeFormat.Debezium ? "__debezium.oldkey" : "pgrk.oldkey",
-    };
+    private readonly ChangeMessages _messages = new(config, enumLabels);
 
     private readonly TransactionMetadata? _transactions =
         config.Format.TransactionTopic is { } topic ? new TransactionMetadata(topic, config.Format.Schemas) : null;
-
-    private ChangeMessages? _messages;
 
     private long _commitsSeen;
 
@@ -58,7 +51,7 @@ public sealed class EventPump(
                         if (_transactions?.IsOpen(committed.Transaction) == true)
                             await ProduceTransactionRecordAsync(current, _transactions.End(), begin: false, ct);
                         await delivery.CommittedAsync(current, ct);
-                        _writer.LastCommitLsn = committed.Transaction.EndLsn;
+                        _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
                         current = null;
                         Interlocked.Increment(ref _commitsSeen);
                     }
@@ -102,7 +95,7 @@ public sealed class EventPump(
         if (_transactions is { } metadata && !metadata.IsOpen(change.Transaction))
             await ProduceTransactionRecordAsync(transaction, metadata.Begin(change.Transaction, change.Lsn), begin: true, ct);
 
-        var messages = _messages ??= new ChangeMessages(_writer, _headers, config.Format.Tombstones);
+        var messages = _messages;
         int count;
         try
         {
@@ -137,7 +130,7 @@ public sealed class EventPump(
         var size = Size(record.Key, record.Value);
         budget.Add(size);
         metrics.MessageProduced((int)size);
-        await SendAsync(transaction, _transactions!.Topic, record.Key, record.Value, _headers.ForTransaction(transaction.Transaction, begin), size, change: null, ct);
+        await SendAsync(transaction, _transactions!.Topic, record.Key, record.Value, _messages.Headers.ForTransaction(transaction.Transaction, begin), size, change: null, ct);
     }
 
     private static long Size(byte[]? key, byte[]? value) => (key?.Length ?? 0) + (value?.Length ?? 0);

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 
 namespace PgReplicateKafka.Pipeline.Format;
@@ -11,9 +12,14 @@ internal readonly record struct OutgoingMessage(byte[]? Key, byte[]? Value, Head
 /// key, a delete of the old key (and its tombstone) then a create under the new key, as Debezium does, so a compacted
 /// topic does not keep the old key's row.
 /// </summary>
-internal sealed class ChangeMessages(EnvelopeWriter writer, MessageHeaders headers, bool tombstones)
+internal sealed class ChangeMessages(ReplicatorConfig config, IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels)
 {
     private readonly OutgoingMessage[] _messages = new OutgoingMessage[3];
+    private readonly bool _tombstones = config.Format.Tombstones;
+
+    public EnvelopeWriter Writer { get; } = new(config, enumLabels);
+
+    public MessageHeaders Headers { get; } = new(config.Format.Envelope == EnvelopeFormat.Debezium);
 
     public OutgoingMessage this[int index] => _messages[index];
 
@@ -24,25 +30,25 @@ internal sealed class ChangeMessages(EnvelopeWriter writer, MessageHeaders heade
         {
             var deletion = new ChangeEvent(change.Table, ChangeOperation.Delete, change.Lsn, change.Transaction, change.Before, after: null);
             var creation = new ChangeEvent(change.Table, ChangeOperation.Insert, change.Lsn, change.Transaction, before: null, change.After);
-            var oldKey = writer.Key(deletion);
-            var newKey = writer.Key(creation);
+            var oldKey = Writer.Key(deletion);
+            var newKey = Writer.Key(creation);
             var count = 0;
-            var deleted = headers.For(deletion);
-            deleted.Add(headers.NewKey, newKey);
-            _messages[count++] = new(oldKey, writer.Value(deletion, metadata?.Next(change.Table)), deleted, ChangeOperation.Delete);
-            if (tombstones)
-                _messages[count++] = new(oldKey, null, headers.For(deletion), null);
-            var created = headers.For(creation);
-            created.Add(headers.OldKey, oldKey);
-            _messages[count++] = new(newKey, writer.Value(creation, metadata?.Next(change.Table)), created, ChangeOperation.Insert);
+            var deleted = Headers.For(deletion);
+            deleted.Add(Headers.NewKey, newKey);
+            _messages[count++] = new(oldKey, Writer.Value(deletion, metadata?.Next(change.Table)), deleted, ChangeOperation.Delete);
+            if (_tombstones)
+                _messages[count++] = new(oldKey, null, Headers.For(deletion), null);
+            var created = Headers.For(creation);
+            created.Add(Headers.OldKey, oldKey);
+            _messages[count++] = new(newKey, Writer.Value(creation, metadata?.Next(change.Table)), created, ChangeOperation.Insert);
             return count;
         }
 
-        var key = writer.Key(change);
-        _messages[0] = new(key, writer.Value(change, metadata?.Next(change.Table)), headers.For(change), change.Operation);
-        if (tombstones && change.Operation == ChangeOperation.Delete && key is not null)
+        var key = Writer.Key(change);
+        _messages[0] = new(key, Writer.Value(change, metadata?.Next(change.Table)), Headers.For(change), change.Operation);
+        if (_tombstones && change.Operation == ChangeOperation.Delete && key is not null)
         {
-            _messages[1] = new(key, null, headers.For(change), null);
+            _messages[1] = new(key, null, Headers.For(change), null);
             return 2;
         }
 

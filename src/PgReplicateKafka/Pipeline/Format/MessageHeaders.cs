@@ -30,19 +30,23 @@ internal sealed class MessageHeaders
     private Header? _xid;
     private Header? _commitTimestamp;
 
-    /// <param name="debezium">Operation names as the envelope's <c>op</c> writes them: Debezium's codes or ours.</param>
+    /// <param name="debezium">Operation names as the envelope's <c>op</c> writes them, Debezium's codes or ours, and
+    /// the key-change headers' names, Debezium's or ours.</param>
     public MessageHeaders(bool debezium)
     {
         var names = debezium ? DebeziumOps : NativeOps;
         _ops = new Header[names.Length];
         for (var i = 0; i < names.Length; i++)
             _ops[i] = Text(Op, names[i]);
+        NewKey = debezium ? "__debezium.newkey" : "pgrk.newkey";
+        OldKey = debezium ? "__debezium.oldkey" : "pgrk.oldkey";
     }
 
-    /// <summary>The key-change headers: Debezium's names in its envelope, ours in the native one.</summary>
-    public string NewKey { get; init; } = "pgrk.newkey";
+    /// <summary>On the DELETE of a key change: the new key.</summary>
+    public string NewKey { get; }
 
-    public string OldKey { get; init; } = "pgrk.oldkey";
+    /// <summary>On the INSERT of a key change: the old key.</summary>
+    public string OldKey { get; }
 
     /// <summary>op, table, LSN, xid and commit time of a change event.</summary>
     public Headers For(ChangeEvent change)
