@@ -32,9 +32,10 @@ public sealed partial class FormatConfig
             ?? defaults.Envelope;
         if (envelope == EnvelopeFormat.Native)
         {
+            // schemas = false is what the native envelope does anyway; any other Debezium-only setting would be ignored.
             foreach (var key in new[] { ConfigSchema.DecimalHandling, ConfigSchema.TimePrecision, ConfigSchema.Schemas })
             {
-                if (v.Has(key))
+                if (v.Has(key) && (key != ConfigSchema.Schemas || v.Boolean(key) == true))
                     throw v.Error(key, "applies only to envelope = \"debezium\"; set [format] envelope = \"debezium\" or remove it");
             }
         }

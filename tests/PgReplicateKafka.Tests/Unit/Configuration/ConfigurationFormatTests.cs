@@ -51,6 +51,7 @@ public sealed class ConfigurationFormatTests
         Assert.Contains("[format] schemas", ex.Message);
         Assert.Contains("envelope = \"debezium\"", ex.Message);
         Assert.Equal(ExitCodes.BadConfiguration, ex.ExitCode);
+        Assert.False(Parse(Minimal + "\n[format]\nschemas = false\n").Format.Schemas); // what native does anyway
     }
 
     [Fact]
