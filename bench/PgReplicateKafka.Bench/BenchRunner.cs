@@ -203,6 +203,10 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
             checkpoint_interval_secs = 1
             delivery = "{delivery}"
 
+            # Completion is counted in end offsets, one per change: a delete's tombstone would count as a change.
+            [format]
+            tombstones = false
+
             [kafka.properties]
             """);
         foreach (var (key, value) in options.ProducerProperties)

@@ -142,7 +142,12 @@ public static class DemoRunner
                 {
                     var result = consumer.Consume(ct);
                     if (result?.Message is { } message)
-                        output.WriteLine($"{result.Topic} key={message.Key ?? "null"} value={message.Value}");
+                    {
+                        // A delete's tombstone has no value.
+                        output.WriteLine(message.Value is null
+                            ? $"{result.Topic} key={message.Key ?? "null"} tombstone"
+                            : $"{result.Topic} key={message.Key ?? "null"} value={message.Value}");
+                    }
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {

@@ -70,6 +70,12 @@ internal static class ConfigSchema
     public static readonly ConfigKey Numeric = new("format", "numeric", ConfigValueKind.String);
     public static readonly ConfigKey Json = new("format", "json", ConfigValueKind.String);
     public static readonly ConfigKey Binary = new("format", "binary", ConfigValueKind.String);
+    public static readonly ConfigKey Envelope = new("format", "envelope", ConfigValueKind.String);
+    public static readonly ConfigKey DecimalHandling = new("format", "decimal_handling", ConfigValueKind.String);
+    public static readonly ConfigKey TimePrecision = new("format", "time_precision", ConfigValueKind.String);
+    public static readonly ConfigKey Schemas = new("format", "schemas", ConfigValueKind.Boolean);
+    public static readonly ConfigKey Tombstones = new("format", "tombstones", ConfigValueKind.Boolean);
+    public static readonly ConfigKey TransactionTopic = new("format", "transaction_topic", ConfigValueKind.String);
 
     public static readonly ConfigKey MetricsListen = new("metrics", "listen", ConfigValueKind.String);
 
@@ -96,7 +102,7 @@ internal static class ConfigSchema
         Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized, TransactionalId, KafkaConnectTimeoutSecs,
         PollIntervalMs, KeepaliveIntervalSecs, CheckpointIntervalSecs, ShutdownTimeoutSecs,
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
-        Numeric, Json, Binary,
+        Numeric, Json, Binary, Envelope, DecimalHandling, TimePrecision, Schemas, Tombstones, TransactionTopic,
         MetricsListen,
         MaskSalt,
     ];

@@ -138,6 +138,9 @@ internal sealed class ConfigValues(string source)
         throw Error(key, $"must be one of {string.Join(", ", names)}, but found \"{text}\"{hint}");
     }
 
+    /// <summary>Whether the file or the environment set the key at all.</summary>
+    public bool Has(ConfigKey key) => _values.ContainsKey(key);
+
     private object? Get(ConfigKey key) => _values.TryGetValue(key, out var raw) ? raw.Value : null;
 
     private ConfigException WrongType(ConfigKey key, string expected, object? found, string what = "found") =>

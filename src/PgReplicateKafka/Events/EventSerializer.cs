@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using PgReplicateKafka.Events.Debezium;
 using PgReplicateKafka.Events.Values;
 
 namespace PgReplicateKafka.Events;
@@ -39,7 +40,10 @@ public sealed class EventSerializer
     }
 
     /// <summary>The event envelope; <paramref name="nowMs"/> is the event's build time.</summary>
-    public byte[] SerializeValue(ChangeEvent change, long nowMs)
+    /// <param name="change">The change.</param>
+    /// <param name="nowMs">The event's build time.</param>
+    /// <param name="transaction">The <c>transaction</c> object, written only when transaction metadata is produced.</param>
+    public byte[] SerializeValue(ChangeEvent change, long nowMs, DebeziumTransactionBlock? transaction = null)
     {
         var w = Begin();
         var table = change.Table;
@@ -72,6 +76,15 @@ public sealed class EventSerializer
         WriteLsn(w, "lsn"u8, change.Lsn);
         w.WriteNumber("xid"u8, change.Transaction.Xid);
         w.WriteEndObject();
+
+        if (transaction is { } block)
+        {
+            w.WriteStartObject("transaction"u8);
+            w.WriteString("id"u8, block.Id);
+            w.WriteNumber("total_order"u8, block.TotalOrder);
+            w.WriteNumber("data_collection_order"u8, block.DataCollectionOrder);
+            w.WriteEndObject();
+        }
 
         w.WriteEndObject();
         return End();

@@ -71,6 +71,14 @@ public sealed class ReplicatorMetrics
         _inFlightBytes.Inc(bytes);
     }
 
+    /// <summary>A message other than a change event (a tombstone, a transaction record) was handed to the producer.</summary>
+    public void MessageProduced(int bytes)
+    {
+        _producedBytes.Inc(bytes);
+        _inFlightEvents.Inc();
+        _inFlightBytes.Inc(bytes);
+    }
+
     // Apart from the hot path: its lambda's closure would otherwise be allocated on every call.
     private Counter.Child[] AddTable(string table)
     {

@@ -3,9 +3,9 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
-using PgReplicateKafka.Events.Values;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Pipeline.Format;
 using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Pipeline;
@@ -14,12 +14,14 @@ namespace PgReplicateKafka.Pipeline;
 /// The work taken off the receive loop: serializes each change to JSON and hands it to the delivery
 /// mode, registering every transaction in commit order.
 /// </summary>
-public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger)
+public sealed class EventPump(
+    ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger,
+    IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels = null)
 {
-    private readonly EventSerializer _serializer = new(config.Postgres.Database, new FormatOptions(
-        NumericAsNumber: config.Format.Numeric == NumericFormat.Number,
-        JsonAsString: config.Format.Json == JsonFormat.String,
-        BinaryAsHex: config.Format.Binary == BinaryFormat.Hex));
+    private readonly ChangeMessages _messages = new(config, enumLabels);
+
+    private readonly TransactionMetadata? _transactions =
+        config.Format.TransactionTopic is { } topic ? new TransactionMetadata(topic, config.Format.Schemas) : null;
 
     private long _commitsSeen;
 
@@ -46,7 +48,10 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
                     {
                         if (current?.Transaction != committed.Transaction)
                             current = delivery.Begin(committed.Transaction);
+                        if (_transactions?.IsOpen(committed.Transaction) == true)
+                            await ProduceTransactionRecordAsync(current, _transactions.End(), begin: false, ct);
                         await delivery.CommittedAsync(current, ct);
+                        _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
                         current = null;
                         Interlocked.Increment(ref _commitsSeen);
                     }
@@ -90,12 +95,14 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
         // Columns, masks, key and topic as the [[tables]] rules set them, worked out once per RELATION.
         var route = topics.Route(change.Table);
         change.UseProjection(route.Table);
-        byte[]? key;
-        byte[] value;
+        if (_transactions is { } metadata && !metadata.IsOpen(change.Transaction))
+            await ProduceTransactionRecordAsync(transaction, metadata.Begin(change.Transaction, change.Lsn), begin: true, ct);
+
+        var messages = _messages;
+        int count;
         try
         {
-            key = _serializer.SerializeKey(change);
-            value = _serializer.SerializeValue(change, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            count = messages.Build(change, _transactions);
         }
         finally
         {
@@ -103,18 +110,47 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
         }
 
         // From here the JSON, not the raw row, is what occupies memory until Kafka acknowledges it.
-        long size = value.Length + (key?.Length ?? 0);
-        budget.Add(size);
+        long total = 0;
+        for (var i = 0; i < count; i++)
+            total += Size(messages[i].Key, messages[i].Value);
+        budget.Add(total);
         budget.Release(change.ByteSize);
         var topic = route.Topic;
+        for (var i = 0; i < count; i++)
+        {
+            var message = messages[i];
+            var size = Size(message.Key, message.Value);
+            if (message.Operation is { } operation)
+                metrics.EventProduced(change.Table.QualifiedName, operation, (int)size);
+            else
+                metrics.MessageProduced((int)size);
+            await SendAsync(transaction, topic, message.Key, message.Value, message.Headers, size, change, ct);
+        }
+    }
+
+    private async ValueTask ProduceTransactionRecordAsync(PendingTransaction transaction, (byte[] Key, byte[] Value) record, bool begin, CancellationToken ct)
+    {
+        var size = Size(record.Key, record.Value);
+        budget.Add(size);
+        metrics.MessageProduced((int)size);
+        await SendAsync(transaction, _transactions!.Topic, record.Key, record.Value, _messages.Headers.ForTransaction(transaction.Transaction, begin), size, change: null, ct);
+    }
+
+    private static long Size(byte[]? key, byte[]? value) => (key?.Length ?? 0) + (value?.Length ?? 0);
+
+    /// <param name="change">The change the message was made of; null for a transaction record.</param>
+    private async ValueTask SendAsync(
+        PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers headers, long size, ChangeEvent? change, CancellationToken ct)
+    {
         try
         {
-            metrics.EventProduced(change.Table.QualifiedName, change.Operation, (int)size);
-            await delivery.ProduceAsync(transaction, topic, key, value, size, ct);
+            await delivery.ProduceAsync(transaction, topic, key, value, headers, size, ct);
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code is ErrorCode.MsgSizeTooLarge)
         {
-            var where = $"{change.Operation} on table {change.Table.QualifiedName} at LSN {Lsn.Format(change.Lsn)}";
+            var where = change is null
+                ? $"the transaction record of transaction {transaction.Transaction.Xid} for topic {topic}"
+                : $"{change.Operation} on table {change.Table.QualifiedName} at LSN {Lsn.Format(change.Lsn)}";
             if (config.Kafka.Oversized == OversizedPolicy.Skip)
             {
                 logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);

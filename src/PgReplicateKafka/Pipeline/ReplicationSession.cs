@@ -57,7 +57,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
         context.Budget.Reset();
-        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger);
+        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();

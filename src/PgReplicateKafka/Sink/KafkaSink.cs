@@ -35,9 +35,9 @@ public sealed class KafkaSink : IEventProducer
     /// <summary>The librdkafka client, for tests that inject faults into it.</summary>
     public IClient Client => _producer;
 
-    public async ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
+    public async ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
     {
-        var message = new Message<byte[]?, byte[]?> { Key = key, Value = value };
+        var message = new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers };
         while (true)
         {
             try

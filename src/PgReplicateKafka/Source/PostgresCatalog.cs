@@ -53,6 +53,29 @@ public static class PostgresCatalog
         return TypeCatalog.FromRows(rows);
     }
 
+    /// <summary>
+    /// Copies the labels of every enum type, in their sort order, into <paramref name="labels"/> (by type OID): the
+    /// Debezium envelope lists them in each enum column's schema.
+    /// </summary>
+    public static async Task LoadEnumLabelsAsync(NpgsqlConnection connection, IDictionary<uint, IReadOnlyList<string>> labels, CancellationToken ct)
+    {
+        var byType = new Dictionary<uint, List<string>>();
+        await using (var command = new NpgsqlCommand("SELECT enumtypid, enumlabel::text FROM pg_catalog.pg_enum ORDER BY enumtypid, enumsortorder", connection))
+        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var oid = reader.GetFieldValue<uint>(0);
+                if (!byType.TryGetValue(oid, out var list))
+                    byType[oid] = list = [];
+                list.Add(reader.GetString(1));
+            }
+        }
+
+        foreach (var (oid, list) in byType)
+            labels[oid] = list;
+    }
+
     /// <summary>The primary key's column names of a table (empty when it has none).</summary>
     public static async Task<HashSet<string>> PrimaryKeyAsync(NpgsqlConnection connection, uint relationId, CancellationToken ct)
     {

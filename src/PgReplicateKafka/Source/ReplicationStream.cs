@@ -293,9 +293,9 @@ public sealed class ReplicationStream : IAsyncDisposable
         {
             var column = relation.Columns[i];
             if (!_state.Types.Contains(column.DataTypeId))
-                _state.Types = await PostgresCatalog.LoadTypesAsync(_state.Catalog, ct); // a type created after we started
+                await _state.ReloadTypesAsync(ct); // a type created after we started
             var isIdentity = (column.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0;
-            columns[i] = new ColumnInfo(column.ColumnName, _state.Types.Resolve(column.DataTypeId), isIdentity);
+            columns[i] = new ColumnInfo(column.ColumnName, _state.Types.Resolve(column.DataTypeId), isIdentity, column.TypeModifier);
         }
 
         var full = relation.ReplicaIdentity == RelationMessage.ReplicaIdentitySetting.AllColumns;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -18,7 +19,20 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
     /// <summary>The slot's confirmed position: streaming resumes after it.</summary>
     public NpgsqlLogSequenceNumber StartLsn { get; } = startLsn;
 
-    public TypeCatalog Types { get; set; } = types;
+    public TypeCatalog Types { get; private set; } = types;
+
+    /// <summary>
+    /// Enum labels by type OID. Written by the receive loop before it hands over a table that uses a new type, read by
+    /// the pump when it first serializes that table: hence concurrent.
+    /// </summary>
+    public ConcurrentDictionary<uint, IReadOnlyList<string>> EnumLabels { get; } = new();
+
+    /// <summary>Reads the type catalog and the enum labels again (a type was created after they were loaded).</summary>
+    public async Task ReloadTypesAsync(CancellationToken ct)
+    {
+        Types = await PostgresCatalog.LoadTypesAsync(Catalog, ct);
+        await PostgresCatalog.LoadEnumLabelsAsync(Catalog, EnumLabels, ct);
+    }
 
     public ValueTask DisposeAsync() => Catalog.DisposeAsync();
 }
@@ -39,7 +53,9 @@ public static class SourceSetup
         await EnsurePublicationAsync(connection, config, logger, ct);
         var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
         var types = await PostgresCatalog.LoadTypesAsync(connection, ct);
-        return new SourceState(connection, startLsn, slotCreated, types);
+        var state = new SourceState(connection, startLsn, slotCreated, types);
+        await PostgresCatalog.LoadEnumLabelsAsync(connection, state.EnumLabels, ct);
+        return state;
     }
 
     /// <summary>Creates the publication when it is missing (the checks made sure create_publication allows it).</summary>

@@ -12,7 +12,12 @@ public sealed class InMemoryProducer : IEventProducer
     private readonly Lock _gate = new();
     private readonly List<(Message Message, Action<DeliveryReport<byte[]?, byte[]?>>? OnDelivery)> _unacknowledged = [];
 
-    public sealed record Message(string Topic, byte[]? Key, byte[]? Value, int TransactionNumber);
+    public sealed record Message(string Topic, byte[]? Key, byte[]? Value, int TransactionNumber, Headers? Headers = null)
+    {
+        /// <summary>A header's value as text; null when the message has no such header.</summary>
+        public string? Header(string name) =>
+            Headers is not null && Headers.TryGetLastBytes(name, out var bytes) ? System.Text.Encoding.UTF8.GetString(bytes) : null;
+    }
 
     /// <summary>Every produced message, in order.</summary>
     public List<Message> Produced { get; } = [];
@@ -36,7 +41,7 @@ public sealed class InMemoryProducer : IEventProducer
     private int _transaction;
     private bool _inTransaction;
 
-    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
     {
         if (FailNextProduce is { } failure)
         {
@@ -44,7 +49,7 @@ public sealed class InMemoryProducer : IEventProducer
             throw failure;
         }
 
-        var message = new Message(topic, key, value, _inTransaction ? _transaction : 0);
+        var message = new Message(topic, key, value, _inTransaction ? _transaction : 0, headers);
         lock (_gate)
         {
             Produced.Add(message);

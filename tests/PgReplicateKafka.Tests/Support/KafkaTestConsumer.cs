@@ -4,7 +4,11 @@ using Confluent.Kafka;
 namespace PgReplicateKafka.Tests.Support;
 
 public sealed record ConsumedMessage(
-    string Topic, int Partition, long Offset, string? Key, string? Value, DateTimeOffset Timestamp);
+    string Topic, int Partition, long Offset, string? Key, string? Value, DateTimeOffset Timestamp, IReadOnlyDictionary<string, string>? Headers = null)
+{
+    /// <summary>A header's value as text (the last one of that name); null when absent.</summary>
+    public string? Header(string name) => Headers is not null && Headers.TryGetValue(name, out var value) ? value : null;
+}
 
 /// <summary>Reads topics from the beginning, as a downstream consumer of the product would.</summary>
 public static class KafkaTestConsumer
@@ -82,7 +86,8 @@ public static class KafkaTestConsumer
                     record.Offset.Value,
                     record.Message.Key is null ? null : Encoding.UTF8.GetString(record.Message.Key),
                     record.Message.Value is null ? null : Encoding.UTF8.GetString(record.Message.Value),
-                    record.Message.Timestamp.UtcDateTime));
+                    record.Message.Timestamp.UtcDateTime,
+                    HeadersOf(record.Message.Headers)));
                 if (result.Count >= expectedCount && quietUntil is null)
                 {
                     quietUntil = DateTime.UtcNow + quietPeriod;
@@ -95,5 +100,15 @@ public static class KafkaTestConsumer
         }
 
         return result;
+    }
+
+    private static Dictionary<string, string>? HeadersOf(Headers? headers)
+    {
+        if (headers is null || headers.Count == 0)
+            return null;
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var header in headers)
+            texts[header.Key] = Encoding.UTF8.GetString(header.GetValueBytes());
+        return texts;
     }
 }

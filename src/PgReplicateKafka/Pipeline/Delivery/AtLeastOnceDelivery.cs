@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Sink;
 
@@ -10,10 +11,10 @@ public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker
 
     public PendingTransaction Begin(SourceTransaction transaction) => tracker.Begin(transaction);
 
-    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct)
+    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
     {
         transaction.AddEvent(size);
-        return producer.ProduceAsync(topic, key, value, transaction.OnDelivery, ct);
+        return producer.ProduceAsync(topic, key, value, headers, transaction.OnDelivery, ct);
     }
 
     public void Skip(PendingTransaction transaction, long size) => transaction.Skip(size);

@@ -82,14 +82,14 @@ public sealed class ExactlyOnceDelivery(
         return pending;
     }
 
-    public async ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct)
+    public async ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
     {
         BeginIfNeeded();
         _events++;
         _ledger.Add(size);
         try
         {
-            await producer.ProduceAsync(topic, key, value, _onDelivery ??= Delivered, ct);
+            await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= Delivered, ct);
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null && e.Error.Code == ErrorCode.Local_State)
         {
@@ -153,7 +153,7 @@ public sealed class ExactlyOnceDelivery(
             var lsn = _committed[^1].Transaction.EndLsn;
             try
             {
-                await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(new Checkpoint(checkpoints.SystemId, _timeline, _slotOrigin, lsn)), null, ct);
+                await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(new Checkpoint(checkpoints.SystemId, _timeline, _slotOrigin, lsn)), null, null, ct);
                 producer.CommitTransaction(CommitTimeout);
                 _abortsInARow = 0;
             }

@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using PgReplicateKafka.Events;
 
 namespace PgReplicateKafka.Pipeline.Delivery;
@@ -12,8 +13,8 @@ public interface IDeliveryMode
     /// <summary>A PostgreSQL transaction starts.</summary>
     PendingTransaction Begin(SourceTransaction transaction);
 
-    /// <summary>Produces one event of <paramref name="size"/> bytes (already counted in the in-flight budget).</summary>
-    ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, long size, CancellationToken ct);
+    /// <summary>Produces one message of <paramref name="size"/> bytes (already counted in the in-flight budget).</summary>
+    ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct);
 
     /// <summary>An event that was serialized but deliberately not produced (an oversized row skipped).</summary>
     void Skip(PendingTransaction transaction, long size);

@@ -11,7 +11,7 @@ public class DemoTests
 
         Assert.Equal(0, code);
         var events = output.Split('\n')
-            .Where(line => line.StartsWith("demo.public.users key=", StringComparison.Ordinal))
+            .Where(line => line.StartsWith("demo.public.users key=", StringComparison.Ordinal) && line.Contains(" value=", StringComparison.Ordinal))
             .Select(line => JsonNode.Parse(line[(line.IndexOf(" value=", StringComparison.Ordinal) + 7)..])!)
             .ToList();
         Assert.True(events.Count >= 3, $"expected change events on stdout, got:\n{output}");

@@ -46,7 +46,7 @@ public class ExactlyOnceDeliveryTests
         for (var i = 0; i < events; i++)
         {
             _budget.Add(10);
-            await _delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], 10, CancellationToken.None);
+            await _delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], null, 10, CancellationToken.None);
         }
 
         await _delivery.CommittedAsync(transaction, CancellationToken.None);
@@ -87,7 +87,7 @@ public class ExactlyOnceDeliveryTests
     {
         await TransactionAsync(100, 1);
         var open = _delivery.Begin(Transaction(200));
-        await _delivery.ProduceAsync(open, "cdc.public.users", null, [1], 10, CancellationToken.None);
+        await _delivery.ProduceAsync(open, "cdc.public.users", null, [1], null, 10, CancellationToken.None);
         open.Abandon();
         await _delivery.EndAsync(betweenTransactions: false);
 
@@ -105,7 +105,7 @@ public class ExactlyOnceDeliveryTests
         {
             var transaction = _delivery.Begin(Transaction(100));
             _producer.FailNextProduce = new ProduceException<byte[]?, byte[]?>(new Error(ErrorCode.Local_State), new DeliveryResult<byte[]?, byte[]?>());
-            var failure = await Record.ExceptionAsync(() => _delivery.ProduceAsync(transaction, "t", null, [1], 1, CancellationToken.None).AsTask());
+            var failure = await Record.ExceptionAsync(() => _delivery.ProduceAsync(transaction, "t", null, [1], null, 1, CancellationToken.None).AsTask());
             await _delivery.EndAsync(betweenTransactions: false);
             if (attempt < 5)
                 Assert.IsType<KafkaTransactionAbortedException>(failure);
@@ -165,7 +165,7 @@ public class ExactlyOnceDeliveryTests
 
         var transaction = delivery.Begin(Transaction(100));
         _budget.Add(10);
-        await delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], 10, CancellationToken.None);
+        await delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], null, 10, CancellationToken.None);
         await delivery.CommittedAsync(transaction, CancellationToken.None);
         await delivery.EndAsync(betweenTransactions: true);
 
