@@ -16,10 +16,7 @@ namespace PgReplicateKafka.Pipeline;
 /// </summary>
 public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger)
 {
-    private readonly EventSerializer _serializer = new(config.Postgres.Database, new FormatOptions(
-        NumericAsNumber: config.Format.Numeric == NumericFormat.Number,
-        JsonAsString: config.Format.Json == JsonFormat.String,
-        BinaryAsHex: config.Format.Binary == BinaryFormat.Hex));
+    private readonly EventSerializer _serializer = new(config.Postgres.Database, FormatOptions.From(config.Format));
 
     private long _commitsSeen;
 
