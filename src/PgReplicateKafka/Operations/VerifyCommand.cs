@@ -33,7 +33,7 @@ public static class VerifyCommand
         var topic = new TopicRouter(config.Kafka.TopicPrefix).TopicFor(info);
 
         using var fingerprint = new RowFingerprint(info);
-        var replay = new TopicReplay(fingerprint);
+        var replay = new TopicReplay(fingerprint, new RowKey(info));
         var partitions = await Task.Run(() => TopicReader.ReadToEnd(config.Kafka, topic, replay.Apply, ct), ct);
         var report = new VerifyReport(target.QualifiedName, topic, partitions, replay.Records, replay.LiveKeys());
 

@@ -20,9 +20,12 @@ public enum EnvelopeOperation
 /// The parts of an event value that a replay reads: the operation, the <c>after</c> object (as raw JSON)
 /// and <c>source.lsn</c>. Reads the native envelope and Debezium's, bare or wrapped in <c>{"schema":…,"payload":…}</c>.
 /// </summary>
-public readonly record struct Envelope(EnvelopeOperation Operation, int AfterStart, int AfterLength, ulong? Lsn)
+public readonly record struct Envelope(EnvelopeOperation Operation, int AfterStart, int AfterLength, int BeforeStart, int BeforeLength, ulong? Lsn)
 {
     public ReadOnlySpan<byte> After(ReadOnlySpan<byte> value) => value.Slice(AfterStart, AfterLength);
+
+    /// <summary>The <c>before</c> object, empty when the event has none.</summary>
+    public ReadOnlySpan<byte> Before(ReadOnlySpan<byte> value) => value.Slice(BeforeStart, BeforeLength);
 
     /// <summary>Parses <paramref name="value"/>; false when it is not an event this product writes (the reason says why).</summary>
     public static bool TryParse(ReadOnlySpan<byte> value, out Envelope envelope, out string? reason)
@@ -50,7 +53,7 @@ public readonly record struct Envelope(EnvelopeOperation Operation, int AfterSta
         }
 
         EnvelopeOperation? operation = null;
-        int afterStart = -1, afterLength = 0;
+        int afterStart = -1, afterLength = 0, beforeStart = 0, beforeLength = 0;
         ulong? lsn = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -82,6 +85,16 @@ public readonly record struct Envelope(EnvelopeOperation Operation, int AfterSta
                     afterLength = offset + (int)reader.BytesConsumed - afterStart;
                 }
             }
+            else if (reader.ValueTextEquals("before"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    beforeStart = offset + (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    beforeLength = offset + (int)reader.BytesConsumed - beforeStart;
+                }
+            }
             else if (reader.ValueTextEquals("source"u8))
             {
                 reader.Read();
@@ -109,7 +122,7 @@ public readonly record struct Envelope(EnvelopeOperation Operation, int AfterSta
             return false;
         }
 
-        envelope = new Envelope(operation.Value, Math.Max(afterStart, 0), afterLength, lsn);
+        envelope = new Envelope(operation.Value, Math.Max(afterStart, 0), afterLength, beforeStart, beforeLength, lsn);
         reason = null;
         return true;
     }

@@ -7,9 +7,10 @@ namespace PgReplicateKafka.Operations.Verify;
 /// lookup), the last <c>after</c> object's, its position and its key bytes (to name it in a report).
 /// The last record of a key wins, since a key always lands on one partition; DELETE and tombstones
 /// remove the key. A TRUNCATE has no key and so lands on any partition: it removes every key whose
-/// last event has a lower <c>source.lsn</c>, which orders events across partitions.
+/// last event has a lower <c>source.lsn</c>, which orders events across partitions. So does an UPDATE
+/// that changed the key: its old key (from <c>before</c>) is retired as of the update's position.
 /// </summary>
-public sealed class TopicReplay(RowFingerprint fingerprint)
+public sealed class TopicReplay(RowFingerprint fingerprint, RowKey rowKey)
 {
     private const int ChunkSize = 1 << 16;
 
@@ -64,12 +65,29 @@ public sealed class TopicReplay(RowFingerprint fingerprint)
             return;
         }
 
-        var digest = fingerprint.OfEvent(envelope.After(value), out var mask);
-        var entry = _keys.TryGetValue(keyDigest, out var known) ? known : new Entry { KeyRef = Store(key), KeyLength = key.Length };
-        entry.Value = digest;
-        entry.Mask = mask;
-        entry.Position = envelope.Lsn ?? 0;
+        var position = envelope.Lsn ?? 0;
+        var known = _keys.TryGetValue(keyDigest, out var entry);
+        // A later key change (read from another partition) moved the row away: this record is older.
+        if (known && entry.Retired && entry.Position > position)
+            return;
+        if (!known)
+            entry = new Entry { KeyRef = Store(key), KeyLength = key.Length };
+        entry.Value = fingerprint.OfEvent(envelope.After(value), out entry.Mask);
+        entry.Position = position;
+        entry.Retired = false;
         _keys[keyDigest] = entry;
+
+        if (envelope.BeforeLength > 0 && rowKey.Of(envelope.Before(value)) is { Length: > 0 } old && !old.SequenceEqual(key))
+            Retire(old, position);
+    }
+
+    /// <summary>The key an update moved a row away from is gone as of <paramref name="position"/>, unless it holds a newer record.</summary>
+    private void Retire(ReadOnlySpan<byte> key, ulong position)
+    {
+        var digest = RowFingerprint.OfBytes(key);
+        if (_keys.TryGetValue(digest, out var entry) && !entry.Retired && entry.Position > position)
+            return;
+        _keys[digest] = new Entry { Retired = true, Position = position, KeyRef = entry.KeyLength > 0 ? entry.KeyRef : Store(key), KeyLength = key.Length };
     }
 
     /// <summary>Takes the key off the replay: its last value's digest and column mask, or false when the topic does not hold it.</summary>
@@ -113,7 +131,7 @@ public sealed class TopicReplay(RowFingerprint fingerprint)
         return count;
     }
 
-    private bool Live(Entry entry) => _truncatedAt is not { } truncated || entry.Position > truncated;
+    private bool Live(Entry entry) => !entry.Retired && (_truncatedAt is not { } truncated || entry.Position > truncated);
 
     private void Reject(byte[]? key, string reason)
     {
@@ -123,7 +141,7 @@ public sealed class TopicReplay(RowFingerprint fingerprint)
     }
 
     /// <summary>Copies the key into the arena: one allocation per 64 KiB of keys, not one per key.</summary>
-    private long Store(byte[] key)
+    private long Store(ReadOnlySpan<byte> key)
     {
         if (key.Length > ChunkSize - _used)
         {
@@ -131,7 +149,7 @@ public sealed class TopicReplay(RowFingerprint fingerprint)
             _used = 0;
         }
 
-        key.CopyTo(_chunks[^1], _used);
+        key.CopyTo(_chunks[^1].AsSpan(_used));
         var reference = ((long)(_chunks.Count - 1) << 32) | (uint)_used;
         _used += key.Length;
         return reference;
@@ -144,5 +162,8 @@ public sealed class TopicReplay(RowFingerprint fingerprint)
         public int Mask;
         public long KeyRef;
         public int KeyLength;
+
+        /// <summary>Removed by a key change; kept so older records of the key, read later from another partition, stay removed.</summary>
+        public bool Retired;
     }
 }
