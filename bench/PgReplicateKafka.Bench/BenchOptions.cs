@@ -9,6 +9,7 @@ internal sealed record BenchOptions
     public int OltpTransactions { get; init; } = 100_000;
     public int OltpWriters { get; init; } = 4;
     public int WideRows { get; init; } = 200_000;
+    public int SnapshotRows { get; init; } = 1_000_000;
     public int LatencyRate { get; init; } = 5_000;
     public int LatencySeconds { get; init; } = 60;
 
@@ -26,14 +27,18 @@ internal sealed record BenchOptions
 
     public static readonly IReadOnlyList<string> AllWorkloads = ["bulk", "oltp", "wide", "latency"];
 
+    /// <summary>Runs only when named: it needs the replicator's [snapshot] mode = "initial_only".</summary>
+    public static readonly IReadOnlyList<string> OptionalWorkloads = ["snapshot-users", "snapshot-wide"];
+
     public const string Usage =
         """
-        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency]
-                                        [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
+        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency,snapshot-users,snapshot-wide]
+                                        [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N] [--snapshot-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
                                         [--producer-property NAME=VALUE]... [--replicator-log FILE] [--help]
           --quick   scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s);
                     later size flags still override them
+          snapshot-users, snapshot-wide: not run by default; the initial snapshot of --snapshot-rows (1000000) rows
         """;
 
     /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
@@ -63,6 +68,7 @@ internal sealed record BenchOptions
                 "--oltp-transactions" => options with { OltpTransactions = Count() },
                 "--oltp-writers" => options with { OltpWriters = Count() },
                 "--wide-rows" => options with { WideRows = Count() },
+                "--snapshot-rows" => options with { SnapshotRows = Count() },
                 "--latency-rate" => options with { LatencyRate = Count() },
                 "--latency-seconds" => options with { LatencySeconds = Count() },
                 "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
@@ -90,8 +96,8 @@ internal sealed record BenchOptions
         var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var name in names)
         {
-            if (!AllWorkloads.Contains(name))
-                throw new ArgumentException($"unknown workload '{name}'; choose from {string.Join(", ", AllWorkloads)}");
+            if (!AllWorkloads.Contains(name) && !OptionalWorkloads.Contains(name))
+                throw new ArgumentException($"unknown workload '{name}'; choose from {string.Join(", ", AllWorkloads.Concat(OptionalWorkloads))}");
         }
 
         return names.Length > 0 ? names : throw new ArgumentException("--workloads needs at least one workload");

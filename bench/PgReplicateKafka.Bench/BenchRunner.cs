@@ -21,6 +21,8 @@ internal sealed class BenchRunner(BenchCluster cluster, BenchOptions options, Te
         "wide" => ThroughputAsync("wide", $"{options.WideRows:N0} rows of 20 columns (jsonb, numeric, timestamptz, 200-byte text, arrays) in transactions of 10,000",
             Workloads.WideTable, "wide", options.WideRows, cs => Workloads.WideAsync(cs, options.WideRows)),
         "latency" => LatencyAsync(),
+        "snapshot-users" or "snapshot-wide" => new SnapshotWorkload(cluster, progress)
+            .RunAsync(workload["snapshot-".Length..], options.SnapshotRows, database => ReplicatorConfig(database, database), replicatorLog),
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
 

@@ -18,7 +18,7 @@ internal static class Report
         Row(output, "end to end, changes/s", Count(r.EndToEndRate));
         if (r.CeilingRate is { } ceiling)
         {
-            Row(output, "raw pgoutput ceiling (pg_recvlogical), changes/s", Count(ceiling));
+            Row(output, $"{r.CeilingName}, changes/s", Count(ceiling));
             Row(output, "ratio end to end / ceiling", Percent(r.Ratio!.Value), Target(r.Ratio.Value, RatioTarget(r.Name), atLeast: true, Percent));
         }
 

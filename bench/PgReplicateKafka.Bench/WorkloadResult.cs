@@ -15,6 +15,9 @@ internal sealed record WorkloadResult
 
     public required double EndToEndRate { get; init; }
     public double? CeilingRate { get; init; }
+
+    /// <summary>What <see cref="CeilingRate"/> measured.</summary>
+    public string CeilingName { get; init; } = "raw pgoutput ceiling (pg_recvlogical)";
     public double? Ratio => CeilingRate is { } ceiling ? EndToEndRate / ceiling : null;
     public required double CpuSecondsPerMillion { get; init; }
     public required double PeakRssMb { get; init; }
