@@ -9,6 +9,7 @@ internal sealed record BenchOptions
     public int OltpTransactions { get; init; } = 100_000;
     public int OltpWriters { get; init; } = 4;
     public int WideRows { get; init; } = 200_000;
+    public int SnapshotRows { get; init; } = 1_000_000;
     public int LatencyRate { get; init; } = 5_000;
     // Per run: three runs of each delivery mode make 2 minutes of measured latency load.
     public int LatencySeconds { get; init; } = 20;
@@ -35,9 +36,12 @@ internal sealed record BenchOptions
 
     public static readonly IReadOnlyList<string> AllDeliveries = ["at_least_once", "exactly_once"];
 
+    /// <summary>Runs only when named: the initial snapshot of --snapshot-rows rows ([snapshot] mode = "initial_only").</summary>
+    public static readonly IReadOnlyList<string> OptionalWorkloads = ["snapshot-users", "snapshot-wide"];
+
     public const string Usage =
         """
-        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency] [--runs N]
+        usage: pg-replicate-kafka-bench [--quick] [--workloads bulk,oltp,wide,latency,snapshot-users,snapshot-wide] [--runs N]
                                         [--delivery both|at_least_once|exactly_once]
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
@@ -79,6 +83,7 @@ internal sealed record BenchOptions
                 "--oltp-transactions" => options with { OltpTransactions = Count() },
                 "--oltp-writers" => options with { OltpWriters = Count() },
                 "--wide-rows" => options with { WideRows = Count() },
+                "--snapshot-rows" => options with { SnapshotRows = Count() },
                 "--latency-rate" => options with { LatencyRate = Count() },
                 "--latency-seconds" => options with { LatencySeconds = Count() },
                 "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
@@ -113,8 +118,8 @@ internal sealed record BenchOptions
         var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var name in names)
         {
-            if (!AllWorkloads.Contains(name))
-                throw new ArgumentException($"unknown workload '{name}'; choose from {string.Join(", ", AllWorkloads)}");
+            if (!AllWorkloads.Contains(name) && !OptionalWorkloads.Contains(name))
+                throw new ArgumentException($"unknown workload '{name}'; choose from {string.Join(", ", AllWorkloads.Concat(OptionalWorkloads))}");
         }
 
         return names.Length > 0 ? names : throw new ArgumentException("--workloads needs at least one workload");

@@ -20,8 +20,12 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         "wide" => ThroughputAsync("wide", $"{options.WideRows:N0} rows of 20 columns (jsonb, numeric, timestamptz, 200-byte text, arrays) in transactions of 10,000",
             Workloads.WideTable, "wide", options.WideRows, cs => Workloads.WideAsync(cs, options.WideRows)),
         "latency" => LatencyAsync(),
+        "snapshot-users" or "snapshot-wide" => SnapshotAsync(workload["snapshot-".Length..]),
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
+
+    private async Task<IReadOnlyList<WorkloadResult>> SnapshotAsync(string shape) =>
+        [await new SnapshotWorkload(cluster, progress).RunAsync(shape, options.SnapshotRows, database => ReplicatorConfig(database, database, "at_least_once"), replicatorLog)];
 
     /// <summary>
     /// Writes the workload after creating the origin slot, with nothing reading, then reads the same

@@ -62,6 +62,24 @@ internal sealed class ReplicatorProcess : IDisposable
     /// <summary>User plus system CPU time the process has used so far.</summary>
     public double CpuSeconds() => ProcessCpu.Seconds(_process.Id);
 
+    /// <summary>CPU seconds and peak RSS bytes now; false once the process is gone.</summary>
+    public bool TrySample(out double cpuSeconds, out long peakRssBytes)
+    {
+        try
+        {
+            cpuSeconds = CpuSeconds();
+            peakRssBytes = PeakRssBytes();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            (cpuSeconds, peakRssBytes) = (0, 0);
+            return false;
+        }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Peak resident set size so far (VmHWM), in bytes.</summary>
     public long PeakRssBytes() => ProcessCpu.PeakRssBytes(_process.Id);
 

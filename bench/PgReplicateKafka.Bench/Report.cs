@@ -32,8 +32,10 @@ internal static class Report
         {
             var mode = r.Delivery;
             Row(output, $"end to end, {mode}, changes/s", r.EndToEnd, Count);
+            if (r.CopyRate is { } copy)
+                Row(output, "raw read (COPY (SELECT …) TO STDOUT), rows/s", Count(copy));
             if (r.RawRatio is { } raw)
-                Row(output, $"end to end / raw reader, {mode}", raw, Percent, Target(raw.Median, RatioTarget(r.Name), atLeast: true, Percent));
+                Row(output, r.CopyRate is null ? $"end to end / raw reader, {mode}" : $"end to end / raw read, {mode}", raw, Percent, Target(raw.Median, RatioTarget(r.Name), atLeast: true, Percent));
             if (r.DecodeRatio is { } decode)
                 Row(output, $"end to end / server decode, {mode}", decode, Percent);
             Row(output, $"replicator CPU, {mode}, s per million changes", Seconds(r.CpuSecondsPerMillion));

@@ -32,6 +32,9 @@ internal sealed record WorkloadResult
     /// <summary>End to end ÷ raw reader, run by run (each pair read the WAL in the same minute).</summary>
     public Measured? RawRatio { get; init; }
 
+    /// <summary>Snapshot workloads: a raw read of the same table (COPY … TO STDOUT, discarded), rows/s; RawRatio is then relative to it.</summary>
+    public double? CopyRate { get; init; }
+
     /// <summary>End to end ÷ server-side decode (text), run by run.</summary>
     public Measured? DecodeRatio { get; init; }
 

@@ -14,6 +14,8 @@ var logLevelOption = new Option<LogLevel>("--log-level") { Description = "Minimu
 var durationOption = new Option<int>("--duration") { Description = "Seconds to run the demo (0 = until Ctrl-C)", DefaultValueFactory = _ => 30 };
 var jsonOption = new Option<bool>("--json") { Description = "Print the status as one JSON object" };
 var yesOption = new Option<bool>("--yes") { Description = "Confirm dropping the slot" };
+var tableOption = new Option<string>("--table") { Description = "The published table, as schema.table", Required = true };
+var whereOption = new Option<string?>("--where") { Description = "Only the rows matching this SQL condition, e.g. \"id < 1000\"" };
 
 ReplicatorConfig LoadConfig(ParseResult parse) => ConfigLoader.LoadFile(parse.GetRequiredValue(configOption).FullName);
 
@@ -79,7 +81,29 @@ demo.SetAction((parse, _) => Execute(parse, async (loggerFactory, stop) =>
     return ExitCodes.Ok;
 }));
 
-var root = new RootCommand("pg-replicate-kafka: stream PostgreSQL changes (logical replication, pgoutput) into Kafka as JSON events") { run, check, status, slot, demo };
+var verify = new Command("verify", "Replay a table's topic per key and compare it with the table; exit 0 when they agree, 1 when they differ")
+{
+    configOption, tableOption, logFormatOption, logLevelOption,
+};
+verify.SetAction((parse, _) => Execute(parse, async (_, stop) =>
+{
+    var report = await VerifyCommand.RunAsync(LoadConfig(parse), parse.GetRequiredValue(tableOption), stop);
+    report.WriteTo(Console.Out);
+    return report.ExitCode;
+}));
+
+var snapshot = new Command("snapshot", "Ask the running replicator to backfill a published table (all rows, or those matching --where) as READ events")
+{
+    configOption, tableOption, whereOption, logFormatOption, logLevelOption,
+};
+snapshot.SetAction((parse, _) => Execute(parse, async (_, stop) =>
+{
+    var requested = await SnapshotCommand.RunAsync(LoadConfig(parse).Postgres, parse.GetRequiredValue(tableOption), parse.GetValue(whereOption), stop);
+    requested.WriteTo(Console.Out);
+    return ExitCodes.Ok;
+}));
+
+var root = new RootCommand("pg-replicate-kafka: stream PostgreSQL changes (logical replication, pgoutput) into Kafka as JSON events") { run, check, status, verify, snapshot, slot, demo };
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)
 {

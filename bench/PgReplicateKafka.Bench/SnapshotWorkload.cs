@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace PgReplicateKafka.Bench;
+
+/// <summary>
+/// The initial snapshot of a table already full of rows: the replicator with <c>[snapshot] mode =
+/// "initial_only"</c> reads every published table into Kafka, then exits 0. The ceiling is PostgreSQL's own
+/// <c>COPY (SELECT …) TO STDOUT</c> of the same table, read and discarded, in the same run.
+/// </summary>
+internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress)
+{
+    // A replicator that acknowledges nothing for this long is stuck, not slow.
+    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
+
+    public async Task<WorkloadResult> RunAsync(string shape, int rows, Func<string, string> config, TextWriter? replicatorLog)
+    {
+        var (createTable, table, fill) = shape == "users"
+            ? (Workloads.UsersTable, "users", (Func<string, Task>)(cs => Workloads.BulkAsync(cs, rows)))
+            : (Workloads.WideTable, "wide", cs => Workloads.WideAsync(cs, rows));
+        var name = $"snapshot-{shape}";
+        var database = "bench_snapshot_" + shape;
+        var topic = $"{database}.public.{table}";
+        var connectionString = await cluster.PrepareAsync(database, createTable, topic);
+        var description = $"initial snapshot of {rows:N0} rows of {table} ([snapshot] mode = \"initial_only\"); ceiling: COPY (SELECT …) TO STDOUT";
+
+        progress.WriteLine($"[{name}] filling {table} with {rows:N0} rows");
+        var writing = Stopwatch.StartNew();
+        await fill(connectionString);
+        await cluster.Postgres.ExecuteAsync($"VACUUM ANALYZE public.{table}", database);
+        var writeTime = writing.Elapsed;
+
+        progress.WriteLine($"[{name}] COPY (SELECT * FROM public.{table}) TO STDOUT, discarded");
+        var copyTime = await CopyOutAsync(connectionString, table);
+
+        progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka");
+        var clock = Stopwatch.StartNew();
+        using var replicator = ReplicatorProcess.Start(config(database) + "\n[snapshot]\nmode = \"initial_only\"\n", clock, replicatorLog);
+        // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
+        var (done, cpu, peakRss) = await WaitForRowsAsync(topic, rows, replicator, clock);
+        var exitCode = await WaitForExitAsync(replicator);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"the snapshot run exited with code {exitCode}, not 0:\n{replicator.Output}");
+        var startup = replicator.Ready.IsCompletedSuccessfully ? replicator.Ready.Result : TimeSpan.Zero;
+        await cluster.DropSlotsAsync(database);
+
+        return new WorkloadResult
+        {
+            Name = name,
+            Description = description,
+            Changes = rows,
+            WriteTime = writeTime,
+            StartupTime = startup,
+            // From process start: a snapshot's rows flow from the first page on, so start-up is part of its cost.
+            EndToEndRate = rows / done.TotalSeconds,
+            EndToEnd = Measured.Of([rows / done.TotalSeconds]),
+            CopyRate = rows / copyTime.TotalSeconds,
+            RawRatio = Measured.Of([rows / done.TotalSeconds / (rows / copyTime.TotalSeconds)]),
+            CpuSecondsPerMillion = cpu / rows * 1e6,
+            PeakRssMb = peakRss / 1048576.0,
+        };
+    }
+
+    private static async Task<TimeSpan> CopyOutAsync(string connectionString, string table)
+    {
+        await using var connection = await Workloads.OpenAsync(connectionString);
+        var clock = Stopwatch.StartNew();
+        using (var reader = await connection.BeginTextExportAsync($"COPY (SELECT * FROM public.{table}) TO STDOUT"))
+        {
+            var buffer = new char[1 << 16];
+            while (await reader.ReadAsync(buffer) > 0)
+            {
+                // discarded, as into /dev/null
+            }
+        }
+
+        return clock.Elapsed;
+    }
+
+    private async Task<(TimeSpan Done, double Cpu, long PeakRss)> WaitForRowsAsync(string topic, long expected, ReplicatorProcess replicator, Stopwatch clock)
+    {
+        double cpu = 0;
+        long peakRss = 0;
+        var lastCount = -1L;
+        var lastProgress = clock.Elapsed;
+        while (true)
+        {
+            if (replicator.TrySample(out var sampledCpu, out var sampledRss))
+                (cpu, peakRss) = (sampledCpu, Math.Max(peakRss, sampledRss));
+            var count = await cluster.AcknowledgedAsync(topic);
+            var now = clock.Elapsed;
+            if (count >= expected)
+                return (now, cpu, peakRss);
+            if (replicator.HasExited)
+                throw new InvalidOperationException($"the replicator exited after {count:N0} of {expected:N0} rows:\n{replicator.Output}");
+            if (count != lastCount)
+                (lastCount, lastProgress) = (count, now);
+            else if (now - lastProgress > StallTimeout)
+                throw new TimeoutException($"Kafka acknowledged {count:N0} of {expected:N0} rows and nothing more for {StallTimeout.TotalSeconds} s:\n{replicator.Output}");
+            await Task.Delay(10);
+        }
+    }
+
+    private static async Task<int> WaitForExitAsync(ReplicatorProcess replicator)
+    {
+        var deadline = DateTime.UtcNow + StallTimeout;
+        while (!replicator.HasExited)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the snapshot run did not exit within {StallTimeout.TotalSeconds} s of its last row:\n{replicator.Output}");
+            await Task.Delay(50);
+        }
+
+        return replicator.ExitCode;
+    }
+}
