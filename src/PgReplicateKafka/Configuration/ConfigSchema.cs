@@ -20,7 +20,7 @@ internal static class ConfigSchema
     public const string KafkaPropertiesKey = "properties";
     public const string KafkaPropertiesEnvPrefix = "PGRK_KAFKA_PROPERTIES_";
 
-    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics"];
+    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics", "snapshot"];
 
     public static readonly ConfigKey Host = new("postgres", "host", ConfigValueKind.String);
     public static readonly ConfigKey Port = new("postgres", "port", ConfigValueKind.Integer);
@@ -61,6 +61,11 @@ internal static class ConfigSchema
 
     public static readonly ConfigKey MetricsListen = new("metrics", "listen", ConfigValueKind.String);
 
+    public static readonly ConfigKey SnapshotMode = new("snapshot", "mode", ConfigValueKind.String);
+    public static readonly ConfigKey SnapshotNewTables = new("snapshot", "new_tables", ConfigValueKind.Boolean);
+    public static readonly ConfigKey SnapshotParallelism = new("snapshot", "parallelism", ConfigValueKind.Integer);
+    public static readonly ConfigKey SnapshotChunkSize = new("snapshot", "chunk_size", ConfigValueKind.Integer);
+
     public static readonly ConfigKey[] Keys =
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
@@ -70,6 +75,7 @@ internal static class ConfigSchema
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,
         Numeric, Json, Binary,
         MetricsListen,
+        SnapshotMode, SnapshotNewTables, SnapshotParallelism, SnapshotChunkSize,
     ];
 
     public static ConfigKey? Find(string section, string name) =>

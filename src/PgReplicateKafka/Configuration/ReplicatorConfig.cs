@@ -8,6 +8,7 @@ public sealed class ReplicatorConfig
     public ReplicationConfig Replication { get; init; } = new();
     public FormatConfig Format { get; init; } = new();
     public MetricsConfig Metrics { get; init; } = new();
+    public SnapshotConfig Snapshot { get; init; } = new();
 
     /// <summary>Section by section in the documented order, so with several problems the same one is reported first.</summary>
     internal static ReplicatorConfig Build(ConfigValues v) => new()
@@ -17,5 +18,6 @@ public sealed class ReplicatorConfig
         Replication = ReplicationConfig.Build(v),
         Format = FormatConfig.Build(v),
         Metrics = MetricsConfig.Build(v),
+        Snapshot = SnapshotConfig.Build(v),
     };
 }

@@ -6,7 +6,9 @@ using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Values;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Pipeline.Snapshot;
 using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Pipeline;
 
@@ -14,7 +16,9 @@ namespace PgReplicateKafka.Pipeline;
 /// The work taken off the receive loop: serializes each change to JSON and hands it to the delivery
 /// mode, registering every transaction in commit order.
 /// </summary>
-public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger)
+public sealed class EventPump(
+    ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger,
+    SnapshotCoordinator? snapshots = null)
 {
     private readonly EventSerializer _serializer = new(config.Postgres.Database, new FormatOptions(
         NumericAsNumber: config.Format.Numeric == NumericFormat.Number,
@@ -40,7 +44,16 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
                     {
                         if (current?.Transaction != change.Transaction)
                             current = delivery.Begin(change.Transaction);
+                        snapshots?.Observe(change);
                         await ProduceAsync(change, current, ct);
+                    }
+                    else if (message is SnapshotMarker marker && snapshots is not null)
+                    {
+                        // READ events of a high watermark belong to its transaction, so confirming it covers them.
+                        if (current?.Transaction != marker.Transaction)
+                            current = delivery.Begin(marker.Transaction);
+                        var transaction = current;
+                        await snapshots.HandleAsync(marker, read => ProduceAsync(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
                     }
                     else if (message is TransactionCommitted committed)
                     {
@@ -83,6 +96,12 @@ public sealed class EventPump(ReplicatorConfig config, IDeliveryMode delivery, T
         }
 
         return await reader.WaitToReadAsync(ct);
+    }
+
+    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct)
+    {
+        budget.Add(key.Length + value.Length);
+        return delivery.ProduceAsync(transaction, topic, key, value, key.Length + value.Length, ct);
     }
 
     private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Pipeline.Snapshot;
 using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Sink;
 
@@ -24,6 +25,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private readonly Backoff _backoff = new(TimeSpan.FromMilliseconds(config.Replication.RetryInitialMs), TimeSpan.FromMilliseconds(config.Replication.RetryMaxMs));
     private readonly FailurePolicy _policy = new(config);
     private readonly StreamProgress _progress = new();
+    private readonly SnapshotBook _snapshots = new(config, loggerFactory.CreateLogger<SnapshotBook>());
     private CheckpointStore? _checkpoints;
     private bool _standbyLogged;
 
@@ -41,7 +43,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 context ??= await BuildContextAsync();
                 try
                 {
-                    await new ReplicationSession(context, _progress, Streaming).RunAsync(stopToken);
+                    await new ReplicationSession(context, _progress, Streaming, _snapshots).RunAsync(stopToken);
                     return;
                 }
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
