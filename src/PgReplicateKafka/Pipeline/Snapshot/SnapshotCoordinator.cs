@@ -86,7 +86,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
         foreach (var row in survivors)
             await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
 
-        var progress = chunk.Job.Advance(chunk.Range, rows);
+        var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped);
         if (progressInTransaction && chunk.Job.Persist)
         {
             var record = store.Record(progress);

@@ -50,6 +50,9 @@ internal sealed class TableJob
     public long RowsRead { get; private set; }
 
     public long RowsAtStart { get; }
+
+    /// <summary>Chunk rows not emitted because the stream carried a newer state of them.</summary>
+    public long Dropped { get; private set; }
     public Stopwatch Elapsed { get; } = Stopwatch.StartNew();
 
     public bool Done
@@ -62,10 +65,11 @@ internal sealed class TableJob
     }
 
     /// <summary>The high watermark of a chunk of range <paramref name="range"/> passed: returns the table's progress record at this point of the stream.</summary>
-    public SnapshotTableProgress Advance(int range, SnapshotChunk chunk)
+    public SnapshotTableProgress Advance(int range, SnapshotChunk chunk, int dropped)
     {
         lock (_gate)
         {
+            Dropped += dropped;
             var state = Ranges[range];
             state.LastKey = chunk.LastKey ?? state.LastKey;
             state.Done = chunk.IsLast;

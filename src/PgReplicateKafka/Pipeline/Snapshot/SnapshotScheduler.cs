@@ -194,7 +194,8 @@ public sealed partial class SnapshotScheduler
     private void Finish(TableJob job)
     {
         _rangesLeft.Remove(job);
-        _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s", job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds);
+        _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s, {Dropped} of them not emitted because the stream carried a newer state",
+            job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds, job.Dropped);
         if (job.Initial && --_initialLeft == 0)
             _initialDone.TrySetResult();
     }
