@@ -91,6 +91,31 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal([5001, 5002], events.Where(e => (string)e["op"]! == "INSERT").Select(e => (int)e["after"]!["id"]!));
     }
 
+    [Fact]
+    public async Task A_table_that_joins_the_publication_while_running_is_snapshotted()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items, Snapshot(SnapshotMode.Initial, chunkSize: 400));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+
+        // It joins the ALL TABLES publication: its rows are streamed too, and the snapshot reads them as READ events.
+        await run.ExecuteAsync("""
+            BEGIN;
+            CREATE TABLE extra (id int PRIMARY KEY, ver bigint NOT NULL DEFAULT nextval('ver'), note text);
+            INSERT INTO extra (id) SELECT generate_series(1, 1500);
+            COMMIT;
+            INSERT INTO extra (id) VALUES (2000)
+            """);
+        await WaitForLogAsync(logs, "Snapshot of public.extra done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("extra"), TimeSpan.FromSeconds(30));
+        Assert.True(replay.Reads >= 1500, $"{replay.Reads} READ events");
+        Assert.Empty(replay.OrderViolations);
+        Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "extra")));
+    }
+
     private static async Task WriteAsync(ReplicatorRun run, int writer, CancellationToken ct)
     {
         var random = new Random(writer);
