@@ -29,7 +29,7 @@ internal static class ConfigSchema
     public const string KafkaPropertiesKey = "properties";
     public const string KafkaPropertiesEnvPrefix = "PGRK_KAFKA_PROPERTIES_";
 
-    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics", "masking"];
+    public static readonly string[] Sections = ["postgres", "kafka", "replication", "format", "metrics", "masking", "snapshot"];
 
     /// <summary>The array of tables of per-table rules, <c>[[tables]]</c>.</summary>
     public const string TablesSection = "tables";
@@ -94,6 +94,10 @@ internal static class ConfigSchema
     [
         TableMatch, TableTopic, TableIncludeColumns, TableExcludeColumns, TableMaskColumns, TableMaskWith, TableKeyColumns,
     ];
+    public static readonly ConfigKey SnapshotMode = new("snapshot", "mode", ConfigValueKind.String);
+    public static readonly ConfigKey SnapshotNewTables = new("snapshot", "new_tables", ConfigValueKind.Boolean);
+    public static readonly ConfigKey SnapshotParallelism = new("snapshot", "parallelism", ConfigValueKind.Integer);
+    public static readonly ConfigKey SnapshotChunkSize = new("snapshot", "chunk_size", ConfigValueKind.Integer);
 
     public static readonly ConfigKey[] Keys =
     [
@@ -105,6 +109,7 @@ internal static class ConfigSchema
         Numeric, Json, Binary, Envelope, DecimalHandling, TimePrecision, Schemas, Tombstones, TransactionTopic,
         MetricsListen,
         MaskSalt,
+        SnapshotMode, SnapshotNewTables, SnapshotParallelism, SnapshotChunkSize,
     ];
 
     public static ConfigKey? Find(string section, string name) =>

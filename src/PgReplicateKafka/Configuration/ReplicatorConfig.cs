@@ -12,6 +12,7 @@ public sealed class ReplicatorConfig
 
     /// <summary>The <c>[[tables]]</c> rules; none by default.</summary>
     public TableRulesConfig Tables { get; init; } = new();
+    public SnapshotConfig Snapshot { get; init; } = new();
 
     /// <summary>Section by section in the documented order, so with several problems the same one is reported first.</summary>
     internal static ReplicatorConfig Build(ConfigValues v) => new()
@@ -23,5 +24,6 @@ public sealed class ReplicatorConfig
         Metrics = MetricsConfig.Build(v),
         Masking = MaskingConfig.Build(v),
         Tables = TableRulesConfig.Build(v),
+        Snapshot = SnapshotConfig.Build(v),
     };
 }

@@ -44,11 +44,14 @@ public sealed class ReplicatorMetrics
         _inFlightEvents = factory.CreateGauge("pgrk_in_flight_events", "Events handed to Kafka and not yet acknowledged.");
         _inFlightBytes = factory.CreateGauge("pgrk_in_flight_bytes", "Bytes of the events handed to Kafka and not yet acknowledged.");
         _state = factory.CreateGauge("pgrk_state", "1 for the replicator's current state, 0 for the others.", "state");
+        Snapshot = new SnapshotMetrics(factory);
         foreach (var state in Enum.GetValues<ReplicatorState>())
             _state.WithLabels(state.ToString().ToLowerInvariant()).Set(state == ReplicatorState.Starting ? 1 : 0);
     }
 
     public CollectorRegistry Registry { get; }
+
+    public SnapshotMetrics Snapshot { get; }
 
     public ReplicatorState State => (ReplicatorState)_currentState;
 

@@ -6,7 +6,9 @@ using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
 using PgReplicateKafka.Pipeline.Format;
+using PgReplicateKafka.Pipeline.Snapshot;
 using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Pipeline;
 
@@ -16,7 +18,8 @@ namespace PgReplicateKafka.Pipeline;
 /// </summary>
 public sealed class EventPump(
     ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger,
-    IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels = null)
+    IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels = null,
+    SnapshotCoordinator? snapshots = null)
 {
     private readonly ChangeMessages _messages = new(config, enumLabels);
 
@@ -42,7 +45,16 @@ public sealed class EventPump(
                     {
                         if (current?.Transaction != change.Transaction)
                             current = delivery.Begin(change.Transaction);
+                        snapshots?.Observe(change);
                         await ProduceAsync(change, current, ct);
+                    }
+                    else if (message is SnapshotMarker marker && snapshots is not null)
+                    {
+                        // READ events of a high watermark belong to its transaction, so confirming it covers them.
+                        if (current?.Transaction != marker.Transaction)
+                            current = delivery.Begin(marker.Transaction);
+                        var transaction = current;
+                        await snapshots.HandleAsync(marker, read => ProduceAsync(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
                     }
                     else if (message is TransactionCommitted committed)
                     {
@@ -88,6 +100,12 @@ public sealed class EventPump(
         }
 
         return await reader.WaitToReadAsync(ct);
+    }
+
+    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct)
+    {
+        budget.Add(key.Length + value.Length);
+        return delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
     }
 
     private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)

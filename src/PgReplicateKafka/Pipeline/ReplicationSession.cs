@@ -5,6 +5,7 @@ using Npgsql;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Pipeline.Snapshot;
 using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Source;
 
@@ -14,7 +15,7 @@ namespace PgReplicateKafka.Pipeline;
 /// One replication connection: set-up (checks, slot, start position), the receive loop and the pump
 /// on their own tasks, and the confirm loop until a stop or a failure, then <see cref="SessionShutdown"/>.
 /// </summary>
-public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming)
+public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming, SnapshotBook? snapshotBook = null)
 {
     // Messages buffered between the receive loop and the pump; bytes are bounded by the budget.
     private const int ChannelCapacity = 8192;
@@ -57,17 +58,22 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
         context.Budget.Reset();
-        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels);
+        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context, snapshotBook, state);
+        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();
+        using var snapshotCts = new CancellationTokenSource();
         var streamTask = Task.Run(() => stream.RunAsync(startLsn, readCts.Token), CancellationToken.None);
-        var pumpTask = Pump = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
+        var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
+        var snapshotTask = scheduler is null ? Task.Delay(Timeout.Infinite, snapshotCts.Token) : Task.Run(() => scheduler.RunAsync(snapshotCts.Token), CancellationToken.None);
+        // initial_only: the last chunk acknowledged ends the run like a graceful stop.
+        var finished = scheduler is not null && config.Snapshot.Mode == Configuration.SnapshotMode.InitialOnly ? scheduler.InitialDone : null;
 
         Exception? failure = null;
         try
         {
-            await StreamUntilStoppedAsync(stream, pump, streamTask, pumpTask, stopToken);
+            await StreamUntilStoppedAsync(stream, pump, streamTask, pumpTask, snapshotTask, finished, stopToken);
         }
         catch (Exception e)
         {
@@ -76,6 +82,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
 
         var shutdown = new SessionShutdown(context, progress, stream, pump, streamTask, pumpTask, readCts, pumpCts);
         failure = await shutdown.RunAsync(failure);
+        await snapshotCts.CancelAsync();
+        await Task.WhenAny(snapshotTask);
+        scheduler?.Coordinator.ReleaseAll();
         if (failure is not null)
             throw failure;
     }
@@ -100,7 +109,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         return startLsn;
     }
 
-    private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, Task streamTask, Task pumpTask, CancellationToken stopToken)
+    private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, Task streamTask, Task pumpTask, Task snapshotTask, Task? finished, CancellationToken stopToken)
     {
         var lastSent = Stopwatch.StartNew();
         var confirmedInSession = false;
@@ -108,6 +117,14 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         {
             await Task.WhenAny(Task.Delay(context.Config.Replication.PollInterval, stopToken), streamTask, pumpTask);
             ThrowIfFailed(streamTask, pumpTask);
+            if (snapshotTask.IsFaulted)
+                throw snapshotTask.Exception.InnerException!;
+            if (finished?.IsCompleted == true)
+            {
+                _logger.LogInformation("Snapshot complete and acknowledged; stopping ([snapshot] mode = \"initial_only\")");
+                return;
+            }
+
             if (streamTask.IsCompleted)
                 throw new ReplicationEndedException();
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Pipeline.Snapshot;
 using PgReplicateKafka.Preflight;
 using PgReplicateKafka.Sink;
 using PgReplicateKafka.Source;
@@ -26,6 +27,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private readonly Backoff _backoff = new(TimeSpan.FromMilliseconds(config.Replication.RetryInitialMs), TimeSpan.FromMilliseconds(config.Replication.RetryMaxMs));
     private readonly FailurePolicy _policy = new(config);
     private readonly StreamProgress _progress = new();
+    private readonly SnapshotBook _snapshots = new(config, loggerFactory.CreateLogger<SnapshotBook>());
     private CheckpointStore? _checkpoints;
     private bool _standbyLogged;
 
@@ -44,7 +46,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 try
                 {
                     context ??= await BuildContextAsync(stopToken);
-                    session = new ReplicationSession(context, _progress, Streaming);
+                    session = new ReplicationSession(context, _progress, Streaming, _snapshots);
                     await session.RunAsync(stopToken);
                     return;
                 }

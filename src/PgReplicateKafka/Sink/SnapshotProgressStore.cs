@@ -65,6 +65,19 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
     public async Task EnsureTopicAsync(IProducer<byte[]?, byte[]?> producer)
     {
         using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        await EnsureTopicAsync(admin);
+    }
+
+    /// <inheritdoc cref="EnsureTopicAsync(IProducer{byte[], byte[]})"/>
+    public async Task EnsureTopicAsync()
+    {
+        // Its failures are the producer's too, and the producer reports them.
+        using var admin = new AdminClientBuilder(KafkaSettings.Client(config.Kafka)).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        await EnsureTopicAsync(admin);
+    }
+
+    private async Task EnsureTopicAsync(IAdminClient admin)
+    {
         try
         {
             await admin.CreateTopicsAsync(

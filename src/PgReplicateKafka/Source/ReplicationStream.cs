@@ -7,6 +7,7 @@ using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Source;
 
@@ -93,7 +94,8 @@ public sealed class ReplicationStream : IAsyncDisposable
         // Status updates must never report less than what is already delivered.
         _connection.SetReplicationStatus(_startLsn);
         var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
-        var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1);
+        // Logical decoding messages carry the snapshot watermarks and requests (PostgreSQL 14+).
+        var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1, messages: _state.Catalog.PostgreSqlVersion.Major >= 14 ? true : null);
         try
         {
             await foreach (var message in _connection.StartReplication(slot, options, ct, _startLsn))
@@ -220,7 +222,12 @@ public sealed class ReplicationStream : IAsyncDisposable
 
                 break;
 
-                // Types, origins and logical decoding messages carry nothing to publish.
+            case LogicalDecodingMessage decoding when decoding.Flags == 1 && _transaction is not null:
+                if (await SnapshotMarker.ReadAsync(decoding, _transaction, _logger, ct) is { } marker)
+                    await WriteAsync(marker, ct);
+                break;
+
+                // Types, origins and other logical decoding messages carry nothing to publish.
         }
     }
 

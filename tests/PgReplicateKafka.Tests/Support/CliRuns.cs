@@ -6,7 +6,8 @@ namespace PgReplicateKafka.Tests.Support;
 /// <summary>Running the real executable against a test database: its TOML file and its start.</summary>
 public static class CliRuns
 {
-    public static string Toml(ReplicatorConfig c, string username, string password, string replication = "") => $"""
+    /// <param name="snapshot">The [snapshot] section's lines; streaming tests run without a snapshot.</param>
+    public static string Toml(ReplicatorConfig c, string username, string password, string replication = "", string snapshot = "mode = \"never\"") => $"""
         [postgres]
         host = "{c.Postgres.Host}"
         port = {c.Postgres.Port}
@@ -26,6 +27,9 @@ public static class CliRuns
         retry_max_ms = 1000
         {(replication.Contains("checkpoint_interval_secs") ? "" : "checkpoint_interval_secs = 1")}
         {replication}
+
+        [snapshot]
+        {snapshot}
         """;
 
     public static async Task<string> WriteConfigAsync(ReplicatorRun run, string username, string password)

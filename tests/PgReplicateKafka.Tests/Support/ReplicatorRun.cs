@@ -27,6 +27,9 @@ public sealed class ReplicatorRun : IAsyncDisposable
     public Replicator? Replicator { get; private set; }
     public string Database { get; }
     public ReplicatorConfig Config { get; }
+
+    /// <summary>The replicator's run (after <see cref="StartAsync"/>), for tests of a run that ends by itself.</summary>
+    public Task? Running => _running;
     public string TopicPrefix => Config.Kafka.TopicPrefix;
 
     public string Topic(string table, string schema = "public") => $"{TopicPrefix}.{schema}.{table}";
@@ -55,6 +58,8 @@ public sealed class ReplicatorRun : IAsyncDisposable
         },
         Kafka = new KafkaConfig { Brokers = [bootstrap], TopicPrefix = topicPrefix },
         Replication = new ReplicationConfig { CheckpointIntervalSecs = 1, KeepaliveIntervalSecs = 1, PollIntervalMs = 50, RetryInitialMs = 100, RetryMaxMs = 1000 },
+        // Tests of streaming count the events of their own changes; snapshot tests opt in.
+        Snapshot = new SnapshotConfig { Mode = SnapshotMode.Never },
     };
 
     /// <summary>The verifier of every resilience test: each row the table holds reached Kafka; returns how often each id arrived.</summary>

@@ -1,0 +1,100 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Source.Snapshot;
+
+namespace PgReplicateKafka.Pipeline.Snapshot;
+
+/// <summary>A key range of a table's snapshot, waiting for a chunk reader.</summary>
+internal sealed record RangeWork(TableJob Job, int Range);
+
+/// <summary>
+/// One chunk reader: per chunk, writes the low watermark, reads the chunk, hands its rows to the
+/// pump, writes the high watermark, and waits until Kafka acknowledged the chunk's READ events
+/// before recording its progress and reading the next. So a crash reads again at most one chunk per reader.
+/// </summary>
+internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator coordinator, SnapshotBook book, Action<RangeWork> rangeDone)
+{
+    private readonly ILogger _logger = context.Logger;
+    private readonly SnapshotMetrics _metrics = context.Metrics.Snapshot;
+
+    public async Task RunAsync(Func<CancellationToken, ValueTask<RangeWork?>> next, CancellationToken ct)
+    {
+        await using var connection = await SnapshotConnection.OpenAsync(context.Config.Postgres, ct);
+        while (await next(ct) is { } work)
+        {
+            await ReadRangeAsync(connection, work, ct);
+            rangeDone(work);
+        }
+    }
+
+    private async Task ReadRangeAsync(NpgsqlConnection connection, RangeWork work, CancellationToken ct)
+    {
+        var job = work.Job;
+        var state = job.Ranges[work.Range];
+        var reader = new ChunkReader(job.Table, context.Config.Snapshot.ChunkSize, state.Range, job.Where);
+        var after = state.LastKey;
+        while (!state.Done)
+        {
+            await WaitForBudgetAsync(ct);
+            var chunk = coordinator.Register(job, work.Range);
+            await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.Low, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
+            var rows = await reader.ReadAsync(connection, after, ct);
+            long bytes = 0;
+            foreach (var row in rows.Rows)
+                bytes += SnapshotCoordinator.ChangeEventSize(row);
+            chunk.Bytes = bytes;
+            context.Budget.Add(bytes);
+            chunk.Rows = rows;
+            await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.High, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
+
+            var result = await chunk.Completion.Task.WaitAsync(ct);
+            await WaitDeliveredAsync(result, ct);
+            if (job.Persist)
+            {
+                if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
+                    await SaveAsync(result.Progress, ct);
+                book.Set(result.Progress);
+            }
+
+            _metrics.ChunkAcknowledged(job.Table.QualifiedName, rows.Rows.Count, result.Dropped);
+            after = rows.LastKey ?? after;
+        }
+    }
+
+    /// <summary>Chunk rows count against the in-flight budget: read a chunk only while at most half of it is in use, so streaming keeps room.</summary>
+    private async Task WaitForBudgetAsync(CancellationToken ct)
+    {
+        var half = context.Config.Replication.MaxInFlightBytes / 2;
+        while (context.Budget.Bytes >= half)
+            await Task.Delay(10, ct);
+    }
+
+    /// <summary>The high watermark's transaction, and so every READ event of the chunk (exactly-once: and its progress record), is delivered.</summary>
+    private async Task WaitDeliveredAsync(ChunkResult result, CancellationToken ct)
+    {
+        while (result.Transaction.EndLsn == 0 || context.Tracker.ConfirmedLsn < result.Transaction.EndLsn)
+        {
+            if (context.Tracker.Failure is { } failure)
+                throw failure;
+            await Task.Delay(5, ct);
+        }
+    }
+
+    /// <summary>At-least-once: the progress record is written only now that the chunk is acknowledged, and waited for.</summary>
+    private async Task SaveAsync(Sink.SnapshotTableProgress progress, CancellationToken ct)
+    {
+        var record = coordinator.Store.Record(progress);
+        var acknowledged = new TaskCompletionSource<DeliveryReport<byte[]?, byte[]?>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await context.Producer.ProduceAsync(coordinator.Store.Topic, record.Key, record.Value, null, report => acknowledged.TrySetResult(report), ct);
+        var report = await acknowledged.Task.WaitAsync(ct);
+        if (report.Error.IsError)
+        {
+            throw new KafkaFailureException(
+                $"Kafka did not store the snapshot progress of {progress.Table} in topic {coordinator.Store.Topic}: {report.Error.Reason}; the chunk is read again after a restart");
+        }
+
+        _logger.LogDebug("Snapshot progress of {Table}: {Rows} rows, {State}", progress.Table, progress.RowsRead, progress.State);
+    }
+}

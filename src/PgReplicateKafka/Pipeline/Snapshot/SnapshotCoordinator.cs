@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source.Snapshot;
+
+namespace PgReplicateKafka.Pipeline.Snapshot;
+
+/// <summary>
+/// The pump's side of the watermark algorithm (DBLog), for one session: at a chunk's low watermark
+/// it opens a <see cref="ChunkWindow"/>, feeds it every streamed change, and at the high watermark
+/// emits the surviving chunk rows as READ events in the high watermark's transaction.
+/// </summary>
+/// <param name="progressInTransaction">Exactly-once: the progress record goes into the same Kafka transaction as the READ events.</param>
+public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBudget budget, bool progressInTransaction)
+{
+    private readonly ConcurrentDictionary<long, PendingChunk> _chunks = new();
+
+    // Only the pump's thread touches these.
+    private readonly List<PendingChunk> _open = [];
+    private readonly HashSet<uint> _seenRelations = [];
+
+    // Unique across processes, so a watermark an earlier process wrote (streamed again after a restart) never matches a chunk of ours.
+    private long _nextChunk = Random.Shared.NextInt64(1, long.MaxValue / 2);
+
+    /// <summary>A change of a relation the pump had not seen before arrived (perhaps a table just added to the publication).</summary>
+    public event Action<uint>? RelationSeen;
+
+    /// <summary>An on-demand snapshot request arrived in the stream.</summary>
+    public event Action<SnapshotRequest>? Requested;
+
+    public SnapshotProgressStore Store => store;
+
+    internal PendingChunk Register(TableJob job, int range)
+    {
+        var chunk = new PendingChunk(job, range, Interlocked.Increment(ref _nextChunk));
+        _chunks[chunk.Id] = chunk;
+        return chunk;
+    }
+
+    /// <summary>Feeds a streamed change to every open window. Call before the change's rows are released.</summary>
+    public void Observe(ChangeEvent change)
+    {
+        if (_seenRelations.Add(change.Table.RelationId))
+            RelationSeen?.Invoke(change.Table.RelationId);
+        foreach (var chunk in _open)
+            chunk.Window!.Observe(change);
+    }
+
+    /// <summary>Handles a snapshot message at its place in the stream.</summary>
+    /// <param name="produceRead">Produces one READ event (serializes and releases it) in the marker's transaction.</param>
+    /// <param name="produceRecord">Produces a record (topic, key, value) in the marker's transaction.</param>
+    public async ValueTask HandleAsync(SnapshotMarker marker, Func<ChangeEvent, ValueTask> produceRead, Func<string, byte[], byte[], ValueTask> produceRecord)
+    {
+        switch (marker.Message)
+        {
+            case SnapshotRequest request:
+                Requested?.Invoke(request);
+                break;
+            case Watermark { Kind: WatermarkKind.Low } low:
+                if (_chunks.TryGetValue(low.Chunk, out var opening) && opening.Matches(low) && opening.Window is null)
+                {
+                    opening.Window = new ChunkWindow(opening.Job.Info);
+                    _open.Add(opening);
+                }
+
+                break;
+            case Watermark { Kind: WatermarkKind.High } high:
+                if (_chunks.TryGetValue(high.Chunk, out var closing) && closing.Matches(high) && closing.Window is not null && closing.Rows is { } rows)
+                    await CloseAsync(closing, rows, marker, produceRead, produceRecord);
+                break;
+        }
+    }
+
+    private async ValueTask CloseAsync(
+        PendingChunk chunk, SnapshotChunk rows, SnapshotMarker marker, Func<ChangeEvent, ValueTask> produceRead, Func<string, byte[], byte[], ValueTask> produceRecord)
+    {
+        _open.Remove(chunk);
+        _chunks.TryRemove(chunk.Id, out _);
+        var survivors = chunk.Window!.Close(rows.Rows);
+
+        // Dropped rows are released already; each READ event releases its own share when serialized.
+        var kept = 0L;
+        foreach (var row in survivors)
+            kept += ChangeEventSize(row);
+        budget.Release(chunk.Bytes - kept);
+        foreach (var row in survivors)
+            await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
+
+        var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped);
+        if (progressInTransaction && chunk.Job.Persist)
+        {
+            var record = store.Record(progress);
+            await produceRecord(store.Topic, record.Key!, record.Value!);
+        }
+
+        chunk.Completion.TrySetResult(new ChunkResult(marker.Transaction, survivors.Count, chunk.Window.Dropped, progress));
+    }
+
+    /// <summary>What a READ event of <paramref name="row"/> counts in the in-flight budget until it is serialized (as <see cref="ChangeEvent.ByteSize"/>).</summary>
+    internal static long ChangeEventSize(RowData row) => 64 + row.ByteSize;
+
+    /// <summary>The session is over (the pump has stopped): frees the rows of chunks whose high watermark never came.</summary>
+    public void ReleaseAll()
+    {
+        foreach (var chunk in _chunks.Values)
+        {
+            if (chunk.Rows is { } rows)
+            {
+                foreach (var row in rows.Rows)
+                    row.Release();
+            }
+
+            chunk.Completion.TrySetCanceled();
+        }
+
+        _chunks.Clear();
+        _open.Clear();
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source.Snapshot;
+
+namespace PgReplicateKafka.Pipeline.Snapshot;
+
+/// <summary>One key range of a table's snapshot, as far as the stream has carried it.</summary>
+internal sealed class RangeState(KeyRange range, string[]? lastKey, bool done)
+{
+    public KeyRange Range { get; } = range;
+    public string[]? LastKey { get; set; } = lastKey;
+    public bool Done { get; set; } = done;
+}
+
+/// <summary>
+/// The snapshot of one table: its ranges advance at each high watermark, in stream order (the pump),
+/// and <see cref="Capture"/> is the progress record of that point.
+/// </summary>
+internal sealed class TableJob
+{
+    private readonly Lock _gate = new();
+
+    public TableJob(SnapshotTable table, TableInfo info, string snapshotId, IReadOnlyList<RangeState> ranges, long rowsRead, string? where)
+    {
+        Table = table;
+        Info = info;
+        SnapshotId = snapshotId;
+        Ranges = ranges;
+        RowsRead = rowsRead;
+        RowsAtStart = rowsRead;
+        Where = where;
+    }
+
+    public SnapshotTable Table { get; }
+    public TableInfo Info { get; }
+    public string SnapshotId { get; }
+    public IReadOnlyList<RangeState> Ranges { get; }
+
+    /// <summary>An on-demand request's filter; such a snapshot keeps no progress record (a restart does not resume it).</summary>
+    public string? Where { get; }
+
+    public bool OnDemand { get; init; }
+
+    /// <summary>Planned when the session started: <c>initial_only</c> waits for it.</summary>
+    public bool Initial { get; init; }
+    public bool Persist => !OnDemand;
+
+    /// <summary>Rows read and emitted (or dropped by the window) so far, including those before a resume.</summary>
+    public long RowsRead { get; private set; }
+
+    public long RowsAtStart { get; }
+
+    /// <summary>Chunk rows not emitted because the stream carried a newer state of them.</summary>
+    public long Dropped { get; private set; }
+    public Stopwatch Elapsed { get; } = Stopwatch.StartNew();
+
+    public bool Done
+    {
+        get
+        {
+            lock (_gate)
+                return Ranges.All(r => r.Done);
+        }
+    }
+
+    /// <summary>The high watermark of a chunk of range <paramref name="range"/> passed: returns the table's progress record at this point of the stream.</summary>
+    public SnapshotTableProgress Advance(int range, SnapshotChunk chunk, int dropped)
+    {
+        lock (_gate)
+        {
+            Dropped += dropped;
+            var state = Ranges[range];
+            state.LastKey = chunk.LastKey ?? state.LastKey;
+            state.Done = chunk.IsLast;
+            RowsRead += chunk.Rows.Count;
+            return Capture();
+        }
+    }
+
+    public SnapshotTableProgress Capture()
+    {
+        lock (_gate)
+        {
+            var ranges = new SnapshotRangeProgress[Ranges.Count];
+            var done = true;
+            var started = RowsRead > 0;
+            for (var i = 0; i < ranges.Length; i++)
+            {
+                var r = Ranges[i];
+                ranges[i] = new SnapshotRangeProgress(r.Range.Lower, r.Range.Upper, r.LastKey, r.Done);
+                done &= r.Done;
+                started |= r.Done || r.LastKey is not null;
+            }
+
+            var state = done ? SnapshotTableState.Done : started ? SnapshotTableState.InProgress : SnapshotTableState.Pending;
+            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges);
+        }
+    }
+}
+
+/// <summary>The outcome of a chunk at its high watermark.</summary>
+/// <param name="Transaction">The high watermark's transaction: once it is delivered, so are the chunk's READ events.</param>
+internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress Progress);
+
+/// <summary>A chunk between its watermarks: registered before the low one is written, its rows set before the high one is.</summary>
+internal sealed class PendingChunk(TableJob job, int range, long id)
+{
+    public TableJob Job { get; } = job;
+    public int Range { get; } = range;
+    public long Id { get; } = id;
+
+    /// <summary>Opened by the pump at the low watermark.</summary>
+    public ChunkWindow? Window { get; set; }
+
+    /// <summary>Set by the reader before it writes the high watermark, so the pump sees it there.</summary>
+    public volatile SnapshotChunk? Rows;
+
+    /// <summary>What the rows count against the in-flight budget.</summary>
+    public long Bytes { get; set; }
+
+    public TaskCompletionSource<ChunkResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public bool Matches(Watermark watermark) =>
+        watermark.Chunk == Id && watermark.SnapshotId == Job.SnapshotId && watermark.Table == Job.Table.QualifiedName;
+}

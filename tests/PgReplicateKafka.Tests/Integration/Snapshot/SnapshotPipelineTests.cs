@@ -1,0 +1,160 @@
+using Npgsql;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Source.Snapshot;
+
+namespace PgReplicateKafka.Tests.Integration.Snapshot;
+
+/// <summary>The snapshot wired into the running pipeline: existing rows as READ events while the stream goes on.</summary>
+[Collection(IntegrationCollection.Name)]
+public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
+{
+    // Every write takes a new version, so the replay can tell an older state from a newer one.
+    private const string Items = """
+        CREATE SEQUENCE ver;
+        CREATE TABLE items (id int PRIMARY KEY, ver bigint NOT NULL DEFAULT nextval('ver'), note text);
+        ALTER TABLE items REPLICA IDENTITY FULL
+        """;
+
+    private static Func<ReplicatorConfig, ReplicatorConfig> Snapshot(SnapshotMode mode, int chunkSize = 1000, int parallelism = 2) => c => new ReplicatorConfig
+    {
+        Postgres = c.Postgres,
+        Kafka = c.Kafka,
+        Replication = c.Replication,
+        Snapshot = new SnapshotConfig { Mode = mode, ChunkSize = chunkSize, Parallelism = parallelism },
+    };
+
+    /// <summary>50,000 rows (the issue's 200,000 scaled to run in seconds here) while 4 writers change the same keys.</summary>
+    [Fact]
+    public async Task A_snapshot_under_concurrent_writes_replays_to_the_table_and_never_sends_an_older_state()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka,
+            Items + "; INSERT INTO items (id, note) SELECT g, 'before' FROM generate_series(1, 50000) g; ANALYZE items",
+            Snapshot(SnapshotMode.Initial, chunkSize: 12_500));
+        var logs = new CapturingLoggerFactory();
+
+        // Writers at full speed from before the snapshot until after it: many writes land between a chunk's read and its high watermark.
+        using var writing = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WriteAsync(run, w, writing.Token))).ToArray();
+        await run.StartAsync(logs);
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(60));
+        await Task.Delay(500);
+        await writing.CancelAsync();
+        await Task.WhenAll(writers);
+        await WaitDeliveredAsync(run);
+
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(60));
+        var table = await SnapshotReplay.TableAsync(run, "items");
+        Assert.Empty(replay.OrderViolations);
+        Assert.Empty(replay.DifferencesFrom(table));
+        Assert.True(replay.Reads > 10_000, $"only {replay.Reads} READ events");
+        Assert.True(replay.Changes > 100, $"the writers made only {replay.Changes} changes during the snapshot");
+        var done = logs.Lines.Single(l => l.Contains("Snapshot of public.items done", StringComparison.Ordinal));
+        Assert.DoesNotContain(" 0 of them not emitted", done); // writes did land inside chunk windows
+    }
+
+    [Fact]
+    public async Task Initial_only_exits_once_the_snapshot_is_acknowledged()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 3000)",
+            Snapshot(SnapshotMode.InitialOnly, chunkSize: 500));
+        await run.StartAsync();
+        await run.Running!.WaitAsync(TimeSpan.FromSeconds(30)); // ends by itself, without a failure
+
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30));
+        Assert.Equal(3000, replay.Reads);
+        Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
+    }
+
+    [Fact]
+    public async Task Never_emits_no_read_and_a_request_backfills_only_its_rows_while_streaming_goes_on()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 2000)",
+            Snapshot(SnapshotMode.Never, chunkSize: 300));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await run.ExecuteAsync("INSERT INTO items (id) VALUES (5001)");
+        await using (var connection = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database)))
+        {
+            await connection.OpenAsync();
+            await Watermarks.EmitAsync(connection, new SnapshotRequest("public.items", "id <= 700"), CancellationToken.None);
+        }
+
+        await run.ExecuteAsync("INSERT INTO items (id) VALUES (5002)");
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+
+        var events = SnapshotReplay.ReadToEnd(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30))
+            .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.Value)!).ToList();
+        var reads = events.Where(e => (string)e["op"]! == "READ").Select(e => (int)e["after"]!["id"]!).Order().ToList();
+        Assert.Equal(Enumerable.Range(1, 700), reads);
+        Assert.All(events.Where(e => (string)e["op"]! == "READ"), e => Assert.True((bool)e["source"]!["snapshot"]!));
+        Assert.Equal([5001, 5002], events.Where(e => (string)e["op"]! == "INSERT").Select(e => (int)e["after"]!["id"]!));
+    }
+
+    [Fact]
+    public async Task A_table_that_joins_the_publication_while_running_is_snapshotted()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items, Snapshot(SnapshotMode.Initial, chunkSize: 400));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+
+        // It joins the ALL TABLES publication: its rows are streamed too, and the snapshot reads them as READ events.
+        await run.ExecuteAsync("""
+            BEGIN;
+            CREATE TABLE extra (id int PRIMARY KEY, ver bigint NOT NULL DEFAULT nextval('ver'), note text);
+            INSERT INTO extra (id) SELECT generate_series(1, 1500);
+            COMMIT;
+            INSERT INTO extra (id) VALUES (2000)
+            """);
+        await WaitForLogAsync(logs, "Snapshot of public.extra done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("extra"), TimeSpan.FromSeconds(30));
+        Assert.True(replay.Reads >= 1500, $"{replay.Reads} READ events");
+        Assert.Empty(replay.OrderViolations);
+        Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "extra")));
+    }
+
+    private static async Task WriteAsync(ReplicatorRun run, int writer, CancellationToken ct)
+    {
+        var random = new Random(writer);
+        await using var connection = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
+        await connection.OpenAsync();
+        while (!ct.IsCancellationRequested)
+        {
+            // Several keys per statement, so many keys change while a chunk is read.
+            var ids = string.Join(",", Enumerable.Range(0, 10).Select(_ => random.Next(1, 55_001)));
+            var sql = random.Next(3) switch
+            {
+                0 => $"UPDATE items SET ver = nextval('ver'), note = 'w{writer}' WHERE id IN ({ids})",
+                1 => $"DELETE FROM items WHERE id IN ({ids})",
+                _ => $"INSERT INTO items (id, note) SELECT DISTINCT unnest(ARRAY[{ids}]), 'new' ON CONFLICT (id) DO UPDATE SET ver = nextval('ver'), note = 'upsert'",
+            };
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    internal static async Task WaitForLogAsync(CapturingLoggerFactory logs, string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!logs.Lines.Any(l => l.Contains(text, StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no log line \"{text}\" within {timeout.TotalSeconds} s:\n{string.Join("\n", logs.Lines.TakeLast(30))}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Everything written so far is confirmed, so it is in Kafka.</summary>
+    internal static async Task WaitDeliveredAsync(ReplicatorRun run)
+    {
+        var target = await run.CurrentWalLsnAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await run.ConfirmedFlushLsnAsync() < target)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the replicator did not confirm the writes within 30 s");
+            await Task.Delay(100);
+        }
+    }
+}
