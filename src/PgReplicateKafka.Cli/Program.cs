@@ -127,6 +127,12 @@ async Task<int> Execute(ParseResult parse, Func<ILoggerFactory, CancellationToke
     {
         return await action(loggerFactory, stop.Token);
     }
+    catch (ReplicatorException e) when (e.ExitCode == ExitCodes.RuntimeFailure && e.InnerException is { } bug)
+    {
+        // Not a failure the operator can fix: the stack is what a bug report needs.
+        logger.LogError(bug, "{Message}", e.Message);
+        return e.ExitCode;
+    }
     catch (ReplicatorException e)
     {
         logger.LogError("{Message}", e.Message);

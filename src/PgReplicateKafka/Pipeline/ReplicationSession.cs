@@ -65,7 +65,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         using var pumpCts = new CancellationTokenSource();
         using var snapshotCts = new CancellationTokenSource();
         var streamTask = Task.Run(() => stream.RunAsync(startLsn, readCts.Token), CancellationToken.None);
-        var pumpTask = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
+        var pumpTask = Pump = Task.Run(() => pump.RunAsync(channel.Reader, pumpCts.Token), CancellationToken.None);
         var snapshotTask = scheduler is null ? Task.Delay(Timeout.Infinite, snapshotCts.Token) : Task.Run(() => scheduler.RunAsync(snapshotCts.Token), CancellationToken.None);
         // initial_only: the last chunk acknowledged ends the run like a graceful stop.
         var finished = scheduler is not null && config.Snapshot.Mode == Configuration.SnapshotMode.InitialOnly ? scheduler.InitialDone : null;

@@ -61,6 +61,7 @@ public partial class DashboardTests(PostgresFixture postgres, KafkaFixture kafka
         var queried = DashboardMetricNames(dashboard);
         Assert.Contains("pgrk_lag_bytes", queried);
         Assert.Contains("pgrk_events_total", queried);
+        Assert.Contains("pgrk_snapshot_rows_total", queried);
 
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -69,13 +70,14 @@ public partial class DashboardTests(PostgresFixture postgres, KafkaFixture kafka
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)");
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'existing' FROM generate_series(1, 100) g");
         var config = new ReplicatorConfig
         {
             Postgres = run.Config.Postgres,
             Kafka = run.Config.Kafka,
             Replication = run.Config.Replication,
             Metrics = new MetricsConfig { ListenHost = "127.0.0.1", ListenPort = port },
+            Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial }, // the existing rows, so the snapshot series have samples
         };
         using var stop = new CancellationTokenSource();
         var running = Task.Run(() => ReplicatorHost.RunAsync(config, NullLoggerFactory.Instance, stop.Token));
@@ -84,7 +86,7 @@ public partial class DashboardTests(PostgresFixture postgres, KafkaFixture kafka
         {
             var scrape = "";
             var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (!scrape.Contains("pgrk_events_total{", StringComparison.Ordinal))
+            while (!scrape.Contains("pgrk_events_total{", StringComparison.Ordinal) || !scrape.Contains("pgrk_snapshot_rows_total{", StringComparison.Ordinal))
             {
                 Assert.True(DateTime.UtcNow < deadline, "no events counted within 20 s");
                 if (running.IsCompleted)
