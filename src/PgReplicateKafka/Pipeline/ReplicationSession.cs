@@ -113,6 +113,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     {
         var lastSent = Stopwatch.StartNew();
         var confirmedInSession = false;
+        var retention = new SlotRetentionWatch(context, _logger);
         while (!stopToken.IsCancellationRequested)
         {
             await Task.WhenAny(Task.Delay(context.Config.Replication.PollInterval, stopToken), streamTask, pumpTask);
@@ -130,6 +131,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
 
             if (!progress.Established || progress.Recovering)
                 await CheckStreamingAsync(stream);
+            await retention.CheckAsync();
 
             var target = ConfirmableLsn(context, progress, stream, pump);
             context.Metrics.Confirmed(progress.LastConfirmedLsn, stream.LastReceivedLsn);
