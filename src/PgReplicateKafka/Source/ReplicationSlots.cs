@@ -68,10 +68,12 @@ public static class ReplicationSlots
         return await command.ExecuteScalarAsync(ct) is int pid ? pid : null;
     }
 
-    /// <summary>Creates a logical slot with pgoutput; returns its consistent point.</summary>
-    public static async Task<NpgsqlLogSequenceNumber> CreateAsync(NpgsqlConnection connection, string slotName, CancellationToken ct)
+    /// <summary>Creates a logical slot with pgoutput, a failover slot when asked (PostgreSQL 17+); returns its consistent point.</summary>
+    public static async Task<NpgsqlLogSequenceNumber> CreateAsync(NpgsqlConnection connection, string slotName, bool failover, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
+        await using var command = new NpgsqlCommand(failover
+            ? "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)"
+            : "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = slotName });
         return NpgsqlLogSequenceNumber.Parse((string)(await command.ExecuteScalarAsync(ct))!);
     }
