@@ -44,6 +44,7 @@ internal static class ConfigSchema
     public static readonly ConfigKey SlotName = new("postgres", "slot_name", ConfigValueKind.String);
     public static readonly ConfigKey SslMode = new("postgres", "sslmode", ConfigValueKind.String);
     public static readonly ConfigKey CreatePublication = new("postgres", "create_publication", ConfigValueKind.Boolean);
+    public static readonly ConfigKey FailoverSlot = new("postgres", "failover_slot", ConfigValueKind.Boolean);
     public static readonly ConfigKey Tables = new("postgres", "tables", ConfigValueKind.StringArray);
     public static readonly ConfigKey ConnectTimeoutSecs = new("postgres", "connect_timeout_secs", ConfigValueKind.Integer);
 
@@ -102,7 +103,7 @@ internal static class ConfigSchema
     public static readonly ConfigKey[] Keys =
     [
         Host, Port, Database, Username, Password, PasswordFile, Publication, SlotName, SslMode,
-        CreatePublication, Tables, ConnectTimeoutSecs,
+        CreatePublication, FailoverSlot, Tables, ConnectTimeoutSecs,
         Brokers, TopicPrefix, Compression, Acks, CheckpointTopic, Oversized, TransactionalId, KafkaConnectTimeoutSecs,
         PollIntervalMs, KeepaliveIntervalSecs, CheckpointIntervalSecs, ShutdownTimeoutSecs,
         MaxInFlightBytes, Delivery, TransactionMaxEvents, TransactionMaxMs, RetryInitialMs, RetryMaxMs,

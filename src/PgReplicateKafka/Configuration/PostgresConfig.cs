@@ -24,6 +24,9 @@ public sealed partial class PostgresConfig
     public PgSslMode SslMode { get; init; } = PgSslMode.Prefer;
     public bool CreatePublication { get; init; }
 
+    /// <summary>Create the slot as a failover slot (PostgreSQL 17+) so standbys can sync it.</summary>
+    public bool FailoverSlot { get; init; }
+
     /// <summary>Tables as <c>schema.table</c> or <c>table</c>; used when creating the publication.</summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
 
@@ -86,6 +89,7 @@ public sealed partial class PostgresConfig
                 ("require", PgSslMode.Require), ("verify-ca", PgSslMode.VerifyCa), ("verify-full", PgSslMode.VerifyFull))
                 ?? defaults.SslMode,
             CreatePublication = createPublication,
+            FailoverSlot = v.Boolean(ConfigSchema.FailoverSlot) ?? defaults.FailoverSlot,
             Tables = tables,
             ConnectTimeoutSecs = (int?)v.Integer(ConfigSchema.ConnectTimeoutSecs, 1, 3600) ?? defaults.ConnectTimeoutSecs,
         };

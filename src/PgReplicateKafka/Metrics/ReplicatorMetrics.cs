@@ -15,6 +15,8 @@ public sealed class ReplicatorMetrics
 {
     private static readonly string[] Operations = [.. Enum.GetValues<ChangeOperation>().Select(o => o.ToString().ToLowerInvariant())];
 
+    private static readonly string[] WalStatuses = ["reserved", "extended", "unreserved", "lost"];
+
     private readonly Counter _events;
     private readonly Counter _transactions;
     private readonly Counter _producedBytes;
@@ -25,6 +27,8 @@ public sealed class ReplicatorMetrics
     private readonly Gauge _inFlightEvents;
     private readonly Gauge _inFlightBytes;
     private readonly Gauge _state;
+    private readonly Gauge _slotSafeWal;
+    private readonly Gauge _slotWalStatus;
 
     // Only the pipeline's single producing task adds tables; a copy-on-write swap would be needed otherwise.
     private readonly Dictionary<string, Counter.Child[]> _eventsByTable = new(StringComparer.Ordinal);
@@ -44,6 +48,9 @@ public sealed class ReplicatorMetrics
         _inFlightEvents = factory.CreateGauge("pgrk_in_flight_events", "Events handed to Kafka and not yet acknowledged.");
         _inFlightBytes = factory.CreateGauge("pgrk_in_flight_bytes", "Bytes of the events handed to Kafka and not yet acknowledged.");
         _state = factory.CreateGauge("pgrk_state", "1 for the replicator's current state, 0 for the others.", "state");
+        _slotSafeWal = factory.CreateGauge("pgrk_slot_safe_wal_bytes", "Bytes of WAL that can still be written before the slot is in danger of invalidation (pg_replication_slots.safe_wal_size); absent while max_slot_wal_keep_size is unlimited.",
+            new GaugeConfiguration { SuppressInitialValue = true });
+        _slotWalStatus = factory.CreateGauge("pgrk_slot_wal_status", "1 for the slot's current pg_replication_slots.wal_status, 0 for the others.", "status");
         Snapshot = new SnapshotMetrics(factory);
         foreach (var state in Enum.GetValues<ReplicatorState>())
             _state.WithLabels(state.ToString().ToLowerInvariant()).Set(state == ReplicatorState.Starting ? 1 : 0);
@@ -113,5 +120,14 @@ public sealed class ReplicatorMetrics
     {
         _confirmedLsn.Set(confirmedLsn);
         _lagBytes.Set(serverLsn > confirmedLsn ? serverLsn - confirmedLsn : 0);
+    }
+
+    /// <summary>The slot's WAL retention as pg_replication_slots shows it.</summary>
+    public void SlotRetention(string? walStatus, long? safeWalSize)
+    {
+        foreach (var status in WalStatuses)
+            _slotWalStatus.WithLabels(status).Set(status == walStatus ? 1 : 0);
+        if (safeWalSize is { } safe)
+            _slotSafeWal.Set(safe);
     }
 }

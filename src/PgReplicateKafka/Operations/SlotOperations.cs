@@ -19,6 +19,10 @@ public static class SlotStatusOutput
         output.WriteLine($"current_wal_lsn      {status.CurrentWalLsn}");
         output.WriteLine($"lag_bytes            {status.LagBytes?.ToString() ?? "(unknown)"}");
         output.WriteLine($"wal_retained_bytes   {status.WalRetainedBytes?.ToString() ?? "(unknown)"}");
+        output.WriteLine($"wal_status           {status.WalStatus ?? "(unknown)"}");
+        output.WriteLine($"safe_wal_size        {status.SafeWalSize?.ToString() ?? "(unlimited: max_slot_wal_keep_size = -1)"}");
+        if (SlotRetention.Risk(status.WalStatus, status.SafeWalSize, status.MaxSlotWalKeepSize) is { } risk)
+            output.WriteLine($"warning              {risk}");
     }
 }
 

@@ -89,13 +89,16 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
             throw failure;
     }
 
-    /// <summary>
-    /// Starts after what is already delivered, even when the slot lags behind it (e.g. after
-    /// PostgreSQL crashed before persisting our last confirmation): PostgreSQL skips those commits.
-    /// </summary>
+    /// <summary>The session's start: <see cref="ResumeRule"/>, then the exactly-once checkpoint.</summary>
     private ulong StartPosition(SourceState state, ClusterIdentity cluster)
     {
-        var startLsn = Math.Max((ulong)state.StartLsn, Math.Max(progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn));
+        var previous = progress.LastCluster;
+        progress.LastCluster = cluster;
+        var startLsn = ResumeRule.Start((ulong)state.StartLsn, progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn, previous, cluster);
+        if (ResumeRule.ServerChanged(previous, cluster))
+            _logger.LogWarning("Reconnected to a different server (system {SystemId} timeline {Timeline}, was {PreviousSystemId} timeline {PreviousTimeline}): " +
+                "resuming from the slot's confirmed position {Lsn}, not this process's {Confirmed}",
+                cluster.SystemId, cluster.Timeline, previous!.SystemId, previous.Timeline, Lsn.Format(startLsn), Lsn.Format(progress.LastConfirmedLsn));
         // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two, or a
         // commit whose outcome the failed producer never learnt): the checkpoint says how far.
         if (context.Delivery is ExactlyOnceDelivery exactlyOnce && exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated) is { } checkpoint
@@ -113,6 +116,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     {
         var lastSent = Stopwatch.StartNew();
         var confirmedInSession = false;
+        var retention = new SlotRetentionWatch(context, _logger);
         while (!stopToken.IsCancellationRequested)
         {
             await Task.WhenAny(Task.Delay(context.Config.Replication.PollInterval, stopToken), streamTask, pumpTask);
@@ -130,6 +134,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
 
             if (!progress.Established || progress.Recovering)
                 await CheckStreamingAsync(stream);
+            await retention.CheckAsync();
 
             var target = ConfirmableLsn(context, progress, stream, pump);
             context.Metrics.Confirmed(progress.LastConfirmedLsn, stream.LastReceivedLsn);

@@ -3,6 +3,7 @@ using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline.Delivery;
 using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source;
 
 namespace PgReplicateKafka.Pipeline;
 
@@ -32,6 +33,9 @@ public sealed class StreamProgress
 
     /// <summary>Streaming has worked once: the slot exists and belongs to this run.</summary>
     public bool Established { get; set; }
+
+    /// <summary>The server the last session streamed from: a different one (failover) does not share our positions.</summary>
+    public ClusterIdentity? LastCluster { get; set; }
 
     /// <summary>A session failed since streaming last worked: the next one reports when it streams again.</summary>
     public bool Recovering { get; set; }

@@ -14,6 +14,7 @@ public static class PostgresChecks
 
     /// <summary>pgoutput and publications exist since PostgreSQL 10.</summary>
     private const int MinimumServerVersion = 100000;
+    private const int FailoverSlotServerVersion = 170000;
 
     /// <summary>Connects and runs every check; a failed connection is the only (failed) result.</summary>
     public static Task<IReadOnlyList<CheckResult>> RunAsync(PostgresConfig config, CancellationToken ct) =>
@@ -59,6 +60,8 @@ public static class PostgresChecks
         var results = new List<CheckResult>();
         var server = await PostgresCatalog.ReadServerAsync(connection, config.SlotName, ct);
         results.Add(ServerVersion(server));
+        if (config.FailoverSlot)
+            results.Add(FailoverSlot(server));
         results.Add(WalLevel(server));
         results.Add(Role(server, config));
         results.Add(ReplicationSlots(server, config));
@@ -75,6 +78,12 @@ public static class PostgresChecks
         ? CheckResult.Pass(Area, "server version", $"PostgreSQL {server.Version}")
         : CheckResult.Fail(Area, "server version",
             $"PostgreSQL {server.Version} is too old: logical replication with pgoutput needs PostgreSQL 10 or later; upgrade the server");
+
+    private static CheckResult FailoverSlot(ServerFacts server) => server.VersionNum >= FailoverSlotServerVersion
+        ? CheckResult.Pass(Area, "failover slot", "the slot is created with failover (standbys with sync_replication_slots keep a copy)")
+        : CheckResult.Fail(Area, "failover slot",
+            $"[postgres] failover_slot = true needs PostgreSQL 17 or later, but the server is PostgreSQL {server.Version}: " +
+            "set failover_slot = false (PGRK_POSTGRES_FAILOVER_SLOT) and let your HA tool keep the slot on standbys (e.g. Patroni permanent_slots), or upgrade");
 
     private static CheckResult WalLevel(ServerFacts server) => server.WalLevel == "logical"
         ? CheckResult.Pass(Area, "wal_level", "logical")

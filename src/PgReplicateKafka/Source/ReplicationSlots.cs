@@ -15,7 +15,10 @@ public sealed record SlotStatus(
     [property: JsonPropertyName("restart_lsn")] string? RestartLsn,
     [property: JsonPropertyName("current_wal_lsn")] string CurrentWalLsn,
     [property: JsonPropertyName("lag_bytes")] long? LagBytes,
-    [property: JsonPropertyName("wal_retained_bytes")] long? WalRetainedBytes);
+    [property: JsonPropertyName("wal_retained_bytes")] long? WalRetainedBytes,
+    [property: JsonPropertyName("wal_status")] string? WalStatus,
+    [property: JsonPropertyName("safe_wal_size")] long? SafeWalSize,
+    [property: JsonPropertyName("max_slot_wal_keep_size")] long? MaxSlotWalKeepSize);
 
 /// <summary>Every query on the replication slot: one place for pg_replication_slots and its functions.</summary>
 public static class ReplicationSlots
@@ -27,7 +30,9 @@ public static class ReplicationSlots
             SELECT slot_name, coalesce(plugin, '(physical)'), coalesce(database, ''), active, active_pid,
                    confirmed_flush_lsn::text, restart_lsn::text, pg_current_wal_lsn()::text,
                    pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,
-                   pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint,
+                   wal_status, safe_wal_size,
+                   (SELECT nullif(setting::bigint, -1) * 1024 * 1024 FROM pg_settings WHERE name = 'max_slot_wal_keep_size')
             FROM pg_replication_slots WHERE slot_name = $1
             """, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = slotName });
@@ -41,7 +46,10 @@ public static class ReplicationSlots
             reader.IsDBNull(6) ? null : reader.GetString(6),
             reader.GetString(7),
             reader.IsDBNull(8) ? null : reader.GetInt64(8),
-            reader.IsDBNull(9) ? null : reader.GetInt64(9));
+            reader.IsDBNull(9) ? null : reader.GetInt64(9),
+            reader.IsDBNull(10) ? null : reader.GetString(10),
+            reader.IsDBNull(11) ? null : reader.GetInt64(11),
+            reader.IsDBNull(12) ? null : reader.GetInt64(12));
     }
 
     /// <summary>The slot's confirmed position, or null when it does not exist.</summary>
@@ -60,10 +68,12 @@ public static class ReplicationSlots
         return await command.ExecuteScalarAsync(ct) is int pid ? pid : null;
     }
 
-    /// <summary>Creates a logical slot with pgoutput; returns its consistent point.</summary>
-    public static async Task<NpgsqlLogSequenceNumber> CreateAsync(NpgsqlConnection connection, string slotName, CancellationToken ct)
+    /// <summary>Creates a logical slot with pgoutput, a failover slot when asked (PostgreSQL 17+); returns its consistent point.</summary>
+    public static async Task<NpgsqlLogSequenceNumber> CreateAsync(NpgsqlConnection connection, string slotName, bool failover, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
+        await using var command = new NpgsqlCommand(failover
+            ? "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)"
+            : "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = slotName });
         return NpgsqlLogSequenceNumber.Parse((string)(await command.ExecuteScalarAsync(ct))!);
     }

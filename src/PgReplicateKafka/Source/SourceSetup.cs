@@ -94,7 +94,7 @@ public static class SourceSetup
 
         try
         {
-            var lsn = await ReplicationSlots.CreateAsync(connection, config.SlotName, ct);
+            var lsn = await ReplicationSlots.CreateAsync(connection, config.SlotName, config.FailoverSlot, ct);
             logger.LogInformation("Created replication slot {Slot} at {Lsn}", config.SlotName, lsn);
             return (lsn, true);
         }

@@ -218,6 +218,39 @@ public class PreflightTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task Failover_slot_on_a_server_before_17_fails_naming_the_key_and_the_version()
+    {
+        var database = await DatabaseAsync("CREATE TABLE items (id int PRIMARY KEY); CREATE PUBLICATION pub FOR ALL TABLES");
+        var defaults = ReplicatorRun.DefaultConfig(postgres.Cluster, database, kafka.BootstrapServers, kafka.NewTopicPrefix());
+        var config = new ReplicatorConfig
+        {
+            Postgres = new PostgresConfig
+            {
+                Host = defaults.Postgres.Host,
+                Port = defaults.Postgres.Port,
+                Database = database,
+                Username = defaults.Postgres.Username,
+                Password = defaults.Postgres.Password,
+                Publication = "pub",
+                SlotName = defaults.Postgres.SlotName,
+                FailoverSlot = true,
+            },
+            Kafka = defaults.Kafka,
+            Replication = defaults.Replication,
+            Snapshot = defaults.Snapshot,
+        };
+        var version = await postgres.Cluster.ScalarAsync<string>("SHOW server_version");
+
+        var failure = await Assert.ThrowsAsync<PostgresSetupException>(
+            () => new Replicator(config, NullLoggerFactory.Instance).RunAsync(CancellationToken.None));
+
+        Assert.Equal(ExitCodes.PostgresFailure, failure.ExitCode);
+        Assert.Contains("[postgres] failover_slot = true needs PostgreSQL 17 or later", failure.Message);
+        Assert.Contains($"the server is PostgreSQL {version}", failure.Message);
+        Assert.Equal(0L, await postgres.Cluster.ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{config.Postgres.SlotName}'"));
+    }
+
+    [Fact]
     public async Task Server_without_logical_wal_or_free_slots_and_senders_fails_each_check()
     {
         await using var replica = await TempPostgresCluster.StartAsync(new TempPostgresOptions
