@@ -37,17 +37,25 @@ check.SetAction((parse, _) => Execute(parse, async (_, stop) =>
     return report.ExitCode;
 }));
 
-var status = new Command("status", "Show the replication slot: activity, confirmed position, lag and retained WAL")
+var status = new Command("status", "Show the replication slot (activity, confirmed position, lag, retained WAL) and each table's snapshot state")
 {
     configOption, jsonOption, logFormatOption, logLevelOption,
 };
 status.SetAction((parse, _) => Execute(parse, async (_, stop) =>
 {
-    var slot = await SlotOperations.StatusAsync(LoadConfig(parse).Postgres, stop);
+    var config = LoadConfig(parse);
+    var slot = await SlotOperations.StatusAsync(config.Postgres, stop);
+    var snapshots = await Task.Run(() => SnapshotStatus.Read(config), stop);
     if (parse.GetValue(jsonOption))
-        Console.Out.WriteLine(slot.ToJson());
+    {
+        Console.Out.WriteLine(SnapshotStatus.ToJson(slot, snapshots));
+    }
     else
+    {
         slot.WriteTo(Console.Out);
+        SnapshotStatus.WriteTo(snapshots, Console.Out);
+    }
+
     return ExitCodes.Ok;
 }));
 

@@ -28,6 +28,8 @@ public static class DemoRunner
             CREATE TABLE public.users (
                 id bigserial PRIMARY KEY, name text NOT NULL, email text,
                 created_at timestamptz NOT NULL DEFAULT now(), score numeric(10,2), active bool NOT NULL DEFAULT true);
+            INSERT INTO public.users (name, email, score) VALUES
+                ('Ada', 'ada@example.com', 91.50), ('Grace', 'grace@example.com', 88.00), ('Edsger', NULL, 75.25);
             CREATE PUBLICATION demo_publication FOR TABLE public.users;
             """, Database);
 
@@ -55,7 +57,8 @@ public static class DemoRunner
 
         var replicator = Task.Run(() => new Replicator(config, loggerFactory).RunAsync(running.Token), CancellationToken.None);
         var printer = Task.Run(() => PrintMessages(kafka.BootstrapServers, output, running.Token), CancellationToken.None);
-        // Changes made before the slot exists are not part of the stream: write only once it streams.
+        // The three rows above exist before the slot: the initial snapshot (the default mode) sends them as READ
+        // events. The workload's changes must be in the stream, so it writes only once the slot streams.
         var workload = Task.Run(async () =>
         {
             await WaitForStreamingAsync(postgres, replicator, running.Token);
@@ -97,7 +100,7 @@ public static class DemoRunner
                 var sql = (step % 5) switch
                 {
                     3 => "UPDATE public.users SET score = score + 1.25, active = NOT active WHERE id = (SELECT max(id) FROM public.users)",
-                    4 when step % 10 == 9 => "DELETE FROM public.users WHERE id = (SELECT min(id) FROM public.users)",
+                    4 when step % 10 == 9 => "DELETE FROM public.users WHERE id = (SELECT min(id) FROM public.users WHERE id > 3)", // the 3 seeded rows stay, so their READ events show
                     _ => "INSERT INTO public.users (name, email, score) VALUES ($1, $2, $3)",
                 };
                 await using var command = new NpgsqlCommand(sql, connection);

@@ -116,6 +116,29 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "extra")));
     }
 
+    [Fact]
+    public async Task When_needed_snapshots_every_table_again_after_the_slot_was_dropped_while_stopped()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 1000)",
+            Snapshot(SnapshotMode.WhenNeeded, chunkSize: 300));
+        var first = new CapturingLoggerFactory();
+        await run.StartAsync(first);
+        await WaitForLogAsync(first, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+        await run.StopAsync();
+
+        // The new slot misses every row before it, although the progress topic records a complete snapshot.
+        await run.ExecuteAsync($"SELECT pg_drop_replication_slot('{run.Config.Postgres.SlotName}')");
+        var second = new CapturingLoggerFactory();
+        await run.StartAsync(second);
+        await WaitForLogAsync(second, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30));
+        Assert.Equal(2000, replay.Reads);
+        Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
+    }
+
     private static async Task WriteAsync(ReplicatorRun run, int writer, CancellationToken ct)
     {
         var random = new Random(writer);

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Sink;
+using PgReplicateKafka.Source;
+
+namespace PgReplicateKafka.Operations;
+
+/// <summary>One table's snapshot as the progress topic records it.</summary>
+public sealed record SnapshotTableStatus(
+    [property: JsonPropertyName("table")] string Table,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("rows")] long Rows);
+
+/// <summary>The snapshot part of the <c>status</c> command: every table of this database and slot with recorded progress.</summary>
+public static class SnapshotStatus
+{
+    /// <summary>Sorted by table; empty when no snapshot recorded progress. Throws <see cref="KafkaFailureException"/> when the topic cannot be read to its end.</summary>
+    public static IReadOnlyList<SnapshotTableStatus> Read(ReplicatorConfig config)
+    {
+        var progress = new SnapshotProgressStore(config, NullLogger.Instance).ReadAll(config.Kafka.ConnectTimeout);
+        return progress.Values
+            .OrderBy(p => p.Table, StringComparer.Ordinal)
+            .Select(p => new SnapshotTableStatus(p.Table, p.State switch
+            {
+                SnapshotTableState.Pending => "pending",
+                SnapshotTableState.InProgress => "in_progress",
+                _ => "done",
+            }, p.RowsRead))
+            .ToList();
+    }
+
+    /// <summary>The slot's JSON object with a <c>snapshots</c> array added.</summary>
+    public static string ToJson(SlotStatus slot, IReadOnlyList<SnapshotTableStatus> tables)
+    {
+        var node = JsonNode.Parse(slot.ToJson())!.AsObject();
+        node["snapshots"] = JsonSerializer.SerializeToNode(tables);
+        return node.ToJsonString();
+    }
+
+    public static void WriteTo(IReadOnlyList<SnapshotTableStatus> tables, TextWriter output)
+    {
+        if (tables.Count == 0)
+        {
+            output.WriteLine("snapshots            (none recorded)");
+            return;
+        }
+
+        foreach (var table in tables)
+            output.WriteLine($"snapshot             {table.Table} {table.State}, {table.Rows} rows read");
+    }
+}
