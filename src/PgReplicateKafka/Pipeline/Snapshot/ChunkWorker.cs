@@ -41,11 +41,9 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
             var chunk = coordinator.Register(job, work.Range);
             await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.Low, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
             var rows = await reader.ReadAsync(connection, after, ct);
-            long bytes = 0;
-            foreach (var row in rows.Rows)
-                bytes += SnapshotCoordinator.ChangeEventSize(row);
-            chunk.Bytes = bytes;
-            context.Budget.Add(bytes);
+            // Not charged to the in-flight budget while held: the receive loop waits on that budget, and
+            // a chunk larger than it would stop the stream before the high watermark that releases the
+            // chunk. Held rows are bounded by parallelism × chunk_size; the survivors are charged when emitted.
             chunk.Rows = rows;
             await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.High, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
 
@@ -63,7 +61,7 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
         }
     }
 
-    /// <summary>Chunk rows count against the in-flight budget: read a chunk only while at most half of it is in use, so streaming keeps room.</summary>
+    /// <summary>Read a chunk only while at most half of the in-flight budget is in use, so streaming keeps room.</summary>
     private async Task WaitForBudgetAsync(CancellationToken ct)
     {
         var half = context.Config.Replication.MaxInFlightBytes / 2;

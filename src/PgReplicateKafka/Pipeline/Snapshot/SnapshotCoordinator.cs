@@ -78,11 +78,11 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
         _chunks.TryRemove(chunk.Id, out _);
         var survivors = chunk.Window!.Close(rows.Rows);
 
-        // Dropped rows are released already; each READ event releases its own share when serialized.
+        // From here the survivors are in flight like streamed changes: each READ event releases its share when serialized.
         var kept = 0L;
         foreach (var row in survivors)
             kept += ChangeEventSize(row);
-        budget.Release(chunk.Bytes - kept);
+        budget.Add(kept);
         foreach (var row in survivors)
             await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
 

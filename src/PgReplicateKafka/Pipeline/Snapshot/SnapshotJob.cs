@@ -116,8 +116,6 @@ internal sealed class PendingChunk(TableJob job, int range, long id)
     /// <summary>Set by the reader before it writes the high watermark, so the pump sees it there.</summary>
     public volatile SnapshotChunk? Rows;
 
-    /// <summary>What the rows count against the in-flight budget.</summary>
-    public long Bytes { get; set; }
 
     public TaskCompletionSource<ChunkResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
