@@ -8,11 +8,12 @@ using PgReplicateKafka.Source;
 
 namespace PgReplicateKafka.Operations;
 
-/// <summary>One table's snapshot as the progress topic records it.</summary>
+/// <summary>One table's snapshot, or one on-demand request (<paramref name="Where"/> set), as the progress topic records it.</summary>
 public sealed record SnapshotTableStatus(
     [property: JsonPropertyName("table")] string Table,
     [property: JsonPropertyName("state")] string State,
-    [property: JsonPropertyName("rows")] long Rows);
+    [property: JsonPropertyName("rows")] long Rows,
+    [property: JsonPropertyName("where"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Where = null);
 
 /// <summary>The snapshot part of the <c>status</c> command: every table of this database and slot with recorded progress.</summary>
 public static class SnapshotStatus
@@ -22,13 +23,13 @@ public static class SnapshotStatus
     {
         var progress = new SnapshotProgressStore(config, NullLogger.Instance).ReadAll(config.Kafka.ConnectTimeout);
         return progress.Values
-            .OrderBy(p => p.Table, StringComparer.Ordinal)
+            .OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => new SnapshotTableStatus(p.Table, p.State switch
             {
                 SnapshotTableState.Pending => "pending",
                 SnapshotTableState.InProgress => "in_progress",
                 _ => "done",
-            }, p.RowsRead))
+            }, p.RowsRead, p.Where))
             .ToList();
     }
 
@@ -49,6 +50,8 @@ public static class SnapshotStatus
         }
 
         foreach (var table in tables)
-            output.WriteLine($"snapshot             {table.Table} {table.State}, {table.Rows} rows read");
+            output.WriteLine(table.Where is null
+                ? $"snapshot             {table.Table} {table.State}, {table.Rows} rows read"
+                : $"snapshot request     {table.Table} where {table.Where}: {table.State}, {table.Rows} rows read");
     }
 }

@@ -45,22 +45,16 @@ public sealed class CheckpointStore(ReplicatorConfig config, string systemId, IL
         ts_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
     });
 
-    /// <summary>Creates the topic compacted when the cluster allows it; an existing topic (or a broker without CreateTopics) is fine.</summary>
+    private bool _topicEnsured;
+
+    /// <summary>Creates the topic compacted, once per store (see <see cref="CompactedTopic"/>).</summary>
     public async Task EnsureTopicAsync()
     {
-        // Its failures are the producer's too, and the producer reports them.
-        using var admin = new AdminClientBuilder(KafkaSettings.Client(config.Kafka)).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
-        try
-        {
-            await admin.CreateTopicsAsync(
-                [new TopicSpecification { Name = Topic, NumPartitions = Partitions, ReplicationFactor = -1, Configs = new() { ["cleanup.policy"] = "compact" } }],
-                new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
-            logger.LogInformation("Created checkpoint topic {Topic} (compacted)", Topic);
-        }
-        catch (KafkaException e)
-        {
-            logger.LogDebug("Checkpoint topic {Topic} not created: {Reason}", Topic, e.Message);
-        }
+        if (_topicEnsured)
+            return;
+        using var admin = new AdminClientBuilder(CompactedTopic.AdminSettings(KafkaSettings.Client(config.Kafka))).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        await CompactedTopic.EnsureAsync(admin, Topic, Partitions, "checkpoint", logger);
+        _topicEnsured = true;
     }
 
     /// <summary>

@@ -17,4 +17,12 @@ public sealed record SnapshotRangeProgress(string[]? Lower, string[]? Upper, str
 /// <summary>The snapshot progress of one table: what a restart resumes from.</summary>
 /// <param name="Table">"schema.table".</param>
 /// <param name="SnapshotId">The snapshot the progress belongs to: a new snapshot of the table starts over.</param>
-public sealed record SnapshotTableProgress(string Table, string SnapshotId, SnapshotTableState State, long RowsRead, IReadOnlyList<SnapshotRangeProgress> Ranges);
+/// <param name="Where">An on-demand request's condition; null for the table's own snapshot.</param>
+public sealed record SnapshotTableProgress(string Table, string SnapshotId, SnapshotTableState State, long RowsRead, IReadOnlyList<SnapshotRangeProgress> Ranges, string? Where = null)
+{
+    /// <summary>
+    /// Where the record is kept: the table's name for its own snapshot; for an on-demand request, one
+    /// per request, so a request never overwrites the table's snapshot or another request.
+    /// </summary>
+    public string Key => Where is null ? Table : $"{Table}#{SnapshotId}";
+}

@@ -16,8 +16,14 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
 {
     public string Topic { get; } = topic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.snapshots";
 
-    public byte[] Key(string table) =>
-        JsonSerializer.SerializeToUtf8Bytes(new KeyRecord { Database = config.Postgres.Database, Slot = config.Postgres.SlotName, Table = table });
+    public byte[] Key(SnapshotTableProgress progress) =>
+        JsonSerializer.SerializeToUtf8Bytes(new KeyRecord
+        {
+            Database = config.Postgres.Database,
+            Slot = config.Postgres.SlotName,
+            Table = progress.Table,
+            Request = progress.Where is null ? null : progress.SnapshotId,
+        });
 
     /// <summary>The record for <paramref name="progress"/>, for a producer inside a Kafka transaction (exactly-once).</summary>
     public Message<byte[]?, byte[]?> Record(SnapshotTableProgress progress)
@@ -43,9 +49,10 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             },
             Rows = progress.RowsRead,
             Ranges = ranges,
+            Where = progress.Where,
             TsMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        return new Message<byte[]?, byte[]?> { Key = Key(progress.Table), Value = JsonSerializer.SerializeToUtf8Bytes(value) };
+        return new Message<byte[]?, byte[]?> { Key = Key(progress), Value = JsonSerializer.SerializeToUtf8Bytes(value) };
     }
 
     /// <summary>Writes <paramref name="progress"/> and returns once Kafka acknowledged it.</summary>
@@ -61,34 +68,16 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         }
     }
 
-    /// <summary>Creates the topic compacted when the cluster allows it; an existing topic (or a broker without CreateTopics) is fine.</summary>
-    public async Task EnsureTopicAsync(IProducer<byte[]?, byte[]?> producer)
-    {
-        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
-        await EnsureTopicAsync(admin);
-    }
+    private bool _topicEnsured;
 
-    /// <inheritdoc cref="EnsureTopicAsync(IProducer{byte[], byte[]})"/>
+    /// <summary>Creates the topic compacted, once per store (see <see cref="CompactedTopic"/>).</summary>
     public async Task EnsureTopicAsync()
     {
-        // Its failures are the producer's too, and the producer reports them.
-        using var admin = new AdminClientBuilder(KafkaSettings.Client(config.Kafka)).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
-        await EnsureTopicAsync(admin);
-    }
-
-    private async Task EnsureTopicAsync(IAdminClient admin)
-    {
-        try
-        {
-            await admin.CreateTopicsAsync(
-                [new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = -1, Configs = new() { ["cleanup.policy"] = "compact" } }],
-                new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
-            logger.LogInformation("Created snapshot progress topic {Topic} (compacted)", Topic);
-        }
-        catch (KafkaException e)
-        {
-            logger.LogDebug("Snapshot progress topic {Topic} not created: {Reason}", Topic, e.Message);
-        }
+        if (_topicEnsured)
+            return;
+        using var admin = new AdminClientBuilder(CompactedTopic.AdminSettings(KafkaSettings.Client(config.Kafka))).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        await CompactedTopic.EnsureAsync(admin, Topic, 1, "snapshot progress", logger);
+        _topicEnsured = true;
     }
 
     /// <summary>
@@ -202,7 +191,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             return;
         if (message.Value is null)
         {
-            progress.Remove(key.Table); // a tombstone forgets the table
+            progress.Remove(key.Request is null ? key.Table : $"{key.Table}#{key.Request}"); // a tombstone forgets the record
             return;
         }
 
@@ -232,7 +221,8 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             ranges[i] = new SnapshotRangeProgress(range.Lower, range.Upper, range.LastKey, range.Done);
         }
 
-        progress[key.Table] = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges);
+        var record = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges, value.Where);
+        progress[record.Key] = record;
     }
 
     private KafkaFailureException Incomplete(string reason, Exception? inner = null) =>
@@ -254,6 +244,11 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
 
         [JsonPropertyName("table")]
         public string? Table { get; init; }
+
+        /// <summary>An on-demand request's snapshot id; left out of the table's own key.</summary>
+        [JsonPropertyName("request")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Request { get; init; }
     }
 
     private sealed class RangeRecord
@@ -287,6 +282,10 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
 
         [JsonPropertyName("state")]
         public string? State { get; init; }
+
+        [JsonPropertyName("where")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Where { get; init; }
 
         [JsonPropertyName("rows")]
         public long Rows { get; init; }

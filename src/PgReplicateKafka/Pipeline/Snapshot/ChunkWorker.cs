@@ -49,12 +49,9 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
 
             var result = await chunk.Completion.Task.WaitAsync(ct);
             await WaitDeliveredAsync(result, ct);
-            if (job.Persist)
-            {
-                if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
-                    await SaveAsync(result.Progress, ct);
-                book.Set(result.Progress);
-            }
+            if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
+                await SaveAsync(result.Progress, ct);
+            book.Set(result.Progress);
 
             _metrics.ChunkAcknowledged(job.Table.QualifiedName, rows.Rows.Count, result.Dropped);
             after = rows.LastKey ?? after;

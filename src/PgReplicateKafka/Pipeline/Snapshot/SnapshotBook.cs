@@ -28,7 +28,6 @@ public sealed class SnapshotBook(ReplicatorConfig config, ILogger logger)
                 return new Dictionary<string, SnapshotTableProgress>(_tables);
         }
 
-        await Store.EnsureTopicAsync();
         var read = await Task.Run(() => Store.ReadAll(config.Kafka.ConnectTimeout), ct);
         lock (_gate)
         {
@@ -41,7 +40,14 @@ public sealed class SnapshotBook(ReplicatorConfig config, ILogger logger)
     public void Set(SnapshotTableProgress progress)
     {
         lock (_gate)
-            (_tables ??= [])[progress.Table] = progress;
+            (_tables ??= [])[progress.Key] = progress;
+    }
+
+    /// <summary>Whether a snapshot or request with this <see cref="SnapshotTableProgress.Key"/> is recorded (in any state).</summary>
+    public bool Contains(string key)
+    {
+        lock (_gate)
+            return _tables?.ContainsKey(key) == true;
     }
 
     /// <summary>A new snapshot of every table starts (a new slot): earlier progress no longer applies.</summary>

@@ -25,8 +25,8 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
     /// <summary>A change of a relation the pump had not seen before arrived (perhaps a table just added to the publication).</summary>
     public event Action<uint>? RelationSeen;
 
-    /// <summary>An on-demand snapshot request arrived in the stream.</summary>
-    public event Action<SnapshotRequest>? Requested;
+    /// <summary>An on-demand snapshot request arrived in the stream; its progress record (pending) is in the request's transaction.</summary>
+    public event Action<SnapshotTableProgress>? Requested;
 
     public SnapshotProgressStore Store => store;
 
@@ -54,7 +54,16 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
         switch (marker.Message)
         {
             case SnapshotRequest request:
-                Requested?.Invoke(request);
+                // Recorded in the request's own transaction: once the stream is confirmed past the
+                // request, Kafka holds it, and a restart resumes it (SnapshotScheduler) instead of losing it.
+                // Named by its WAL position, so the same request streamed again is known as the same.
+                var pending = new SnapshotTableProgress(
+                    request.Table, "request-" + Lsn.Format(marker.Lsn), SnapshotTableState.Pending, 0, [new SnapshotRangeProgress(null, null, null, false)], request.Where ?? "true");
+                // Once per process; in mode never the first request is the first write to the topic.
+                await store.EnsureTopicAsync();
+                var record = store.Record(pending);
+                await produceRecord(store.Topic, record.Key!, record.Value!);
+                Requested?.Invoke(pending);
                 break;
             case Watermark { Kind: WatermarkKind.Low } low:
                 if (_chunks.TryGetValue(low.Chunk, out var opening) && opening.Matches(low) && opening.Window is null)
@@ -87,7 +96,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
             await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
 
         var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped);
-        if (progressInTransaction && chunk.Job.Persist)
+        if (progressInTransaction)
         {
             var record = store.Record(progress);
             await produceRecord(store.Topic, record.Key!, record.Value!);

@@ -37,14 +37,11 @@ internal sealed class TableJob
     public string SnapshotId { get; }
     public IReadOnlyList<RangeState> Ranges { get; }
 
-    /// <summary>An on-demand request's filter; such a snapshot keeps no progress record (a restart does not resume it).</summary>
+    /// <summary>An on-demand request's condition (its progress is a record of its own, see <see cref="SnapshotTableProgress.Key"/>); null for the table's snapshot.</summary>
     public string? Where { get; }
-
-    public bool OnDemand { get; init; }
 
     /// <summary>Planned when the session started: <c>initial_only</c> waits for it.</summary>
     public bool Initial { get; init; }
-    public bool Persist => !OnDemand;
 
     /// <summary>Rows read and emitted (or dropped by the window) so far, including those before a resume.</summary>
     public long RowsRead { get; private set; }
@@ -94,7 +91,7 @@ internal sealed class TableJob
             }
 
             var state = done ? SnapshotTableState.Done : started ? SnapshotTableState.InProgress : SnapshotTableState.Pending;
-            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges);
+            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges, Where);
         }
     }
 }

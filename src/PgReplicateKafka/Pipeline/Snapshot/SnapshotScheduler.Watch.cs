@@ -30,7 +30,7 @@ public sealed partial class SnapshotScheduler
         }
     }
 
-    private async Task RequestOrHintAsync(NpgsqlConnection connection, Task<SnapshotRequest> request, bool discover, CancellationToken ct)
+    private async Task RequestOrHintAsync(NpgsqlConnection connection, Task<SnapshotTableProgress> request, bool discover, CancellationToken ct)
     {
         while (!request.IsCompleted)
         {
@@ -60,8 +60,11 @@ public sealed partial class SnapshotScheduler
         }
     }
 
-    private async Task RequestAsync(NpgsqlConnection connection, SnapshotRequest request, CancellationToken ct)
+    private async Task RequestAsync(NpgsqlConnection connection, SnapshotTableProgress request, CancellationToken ct)
     {
+        // Resumed at the start of the session, or done already: the request was streamed again.
+        if (_book.Contains(request.Key))
+            return;
         var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
         var table = tables.FirstOrDefault(t => t.QualifiedName == request.Table);
         if (table is null)
@@ -71,7 +74,7 @@ public sealed partial class SnapshotScheduler
             return;
         }
 
-        await StartAsync(connection, table, Guid.NewGuid().ToString("N"), initial: false, ct, request.Where ?? "true");
+        await StartAsync(connection, table, request.SnapshotId, initial: false, ct, request.Where);
     }
 
     /// <summary>A line per running table every few seconds: rows, rate, share of the estimate and the time left.</summary>

@@ -24,7 +24,7 @@ public sealed partial class SnapshotScheduler
     private readonly ILogger _logger;
     private readonly SnapshotConfig _config;
     private readonly Channel<RangeWork> _work = Channel.CreateUnbounded<RangeWork>();
-    private readonly Channel<SnapshotRequest> _requests = Channel.CreateUnbounded<SnapshotRequest>();
+    private readonly Channel<SnapshotTableProgress> _requests = Channel.CreateUnbounded<SnapshotTableProgress>();
     private readonly SemaphoreSlim _discover = new(0);
     private readonly Lock _gate = new();
     private readonly Dictionary<TableJob, int> _rangesLeft = [];
@@ -61,8 +61,14 @@ public sealed partial class SnapshotScheduler
             return;
         }
 
+        var progress = await _book.LoadAsync(ct);
         if (_config.Mode != SnapshotMode.Never)
-            await PlanAsync(connection, ct);
+        {
+            await _book.Store.EnsureTopicAsync();
+            await PlanAsync(connection, progress, ct);
+        }
+
+        await ResumeRequestsAsync(connection, progress, ct);
         lock (_gate)
         {
             if (_initialLeft == 0)
@@ -81,13 +87,12 @@ public sealed partial class SnapshotScheduler
     private async ValueTask<RangeWork?> NextAsync(CancellationToken ct) => await _work.Reader.ReadAsync(ct);
 
     /// <summary>The tables to snapshot at the start of a session, from the publication and the recorded progress.</summary>
-    private async Task PlanAsync(NpgsqlConnection connection, CancellationToken ct)
+    private async Task PlanAsync(NpgsqlConnection connection, IReadOnlyDictionary<string, SnapshotTableProgress> progress, CancellationToken ct)
     {
         var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
-        var progress = await _book.LoadAsync(ct);
         // A new slot misses every row that existed before it. when_needed snapshots again then, even
         // after an earlier complete snapshot; initial only when no snapshot is recorded.
-        var fresh = progress.Count == 0 || (_source.SlotCreated && _config.Mode == SnapshotMode.WhenNeeded && !_book.StartedThisRun);
+        var fresh = progress.Values.All(p => p.Where is not null) || (_source.SlotCreated && _config.Mode == SnapshotMode.WhenNeeded && !_book.StartedThisRun);
         if (fresh)
         {
             _book.Clear();
@@ -115,6 +120,23 @@ public sealed partial class SnapshotScheduler
         }
     }
 
+    /// <summary>On-demand requests an earlier session or process accepted but did not finish: they go on, in every mode.</summary>
+    private async Task ResumeRequestsAsync(NpgsqlConnection connection, IReadOnlyDictionary<string, SnapshotTableProgress> progress, CancellationToken ct)
+    {
+        var unfinished = progress.Values.Where(p => p.Where is not null && p.State != SnapshotTableState.Done).ToList();
+        if (unfinished.Count == 0)
+            return;
+        var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
+        foreach (var record in unfinished)
+        {
+            if (tables.FirstOrDefault(t => t.QualifiedName == record.Table) is { } table)
+                Resume(table, record);
+            else
+                _logger.LogWarning("The unfinished snapshot request for {Table} (where {Where}) is not resumed: the table left publication {Publication}",
+                    record.Table, record.Where, _context.Config.Postgres.Publication);
+        }
+    }
+
     private async Task StartAsync(NpgsqlConnection connection, SnapshotTable table, string snapshotId, bool initial, CancellationToken ct, string? where = null)
     {
         if (table.RefusalReason is { } reason)
@@ -129,9 +151,8 @@ public sealed partial class SnapshotScheduler
         var states = new RangeState[ranges.Count];
         for (var i = 0; i < states.Length; i++)
             states[i] = new RangeState(ranges[i], null, false);
-        var job = new TableJob(table, table.ToTableInfo(_source.Types), snapshotId, states, 0, where) { OnDemand = where is not null, Initial = initial };
-        if (job.Persist)
-            _book.Set(job.Capture());
+        var job = new TableJob(table, table.ToTableInfo(_source.Types), snapshotId, states, 0, where) { Initial = initial };
+        _book.Set(job.Capture());
         _logger.LogInformation(where is null ? "Snapshot of {Table} starts: about {Rows} rows in {Ranges} range(s)" : "On-demand snapshot of {Table} starts (where {Where})",
             table.QualifiedName, where ?? (object)Math.Max(0, table.EstimatedRows), ranges.Count);
         Enqueue(job);
@@ -152,9 +173,10 @@ public sealed partial class SnapshotScheduler
             states[i] = new RangeState(new KeyRange(range.Lower, range.Upper), range.LastKey, range.Done);
         }
 
-        var job = new TableJob(table, table.ToTableInfo(_source.Types), record.SnapshotId, states, record.RowsRead, null) { Initial = true };
+        var job = new TableJob(table, table.ToTableInfo(_source.Types), record.SnapshotId, states, record.RowsRead, record.Where) { Initial = record.Where is null };
         _context.Metrics.Snapshot.Resumed(table.QualifiedName, record.RowsRead);
-        _logger.LogInformation("Snapshot of {Table} resumes after {Rows} rows acknowledged, at {Points}", table.QualifiedName, record.RowsRead,
+        _logger.LogInformation(record.Where is null ? "Snapshot of {Table} resumes after {Rows} rows acknowledged, at {Points}" : "On-demand snapshot of {Table} resumes after {Rows} rows acknowledged, at {Points}",
+            table.QualifiedName, record.RowsRead,
             string.Join("; ", record.Ranges.Select(r => r.Done ? "done" : r.LastKey is null ? "range start" : "after key (" + string.Join(", ", r.LastKey) + ")")));
         Enqueue(job);
     }

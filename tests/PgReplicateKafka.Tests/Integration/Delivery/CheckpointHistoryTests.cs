@@ -14,6 +14,7 @@ public class CheckpointHistoryTests(PostgresFixture postgres, KafkaFixture kafka
     private static ReplicatorConfig ExactlyOnce(ReplicatorConfig c) => new()
     {
         Postgres = c.Postgres,
+        Snapshot = c.Snapshot,
         Kafka = c.Kafka,
         Replication = new ReplicationConfig
         {

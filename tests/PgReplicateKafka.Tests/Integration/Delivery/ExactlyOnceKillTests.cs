@@ -85,6 +85,7 @@ public class ExactlyOnceKillTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items, c => new ReplicatorConfig
         {
             Postgres = c.Postgres,
+            Snapshot = c.Snapshot,
             Kafka = new KafkaConfig { Brokers = [mock.BootstrapServers], TopicPrefix = c.Kafka.TopicPrefix },
             Replication = c.Replication,
         });

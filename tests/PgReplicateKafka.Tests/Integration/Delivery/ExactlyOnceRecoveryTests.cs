@@ -12,6 +12,7 @@ public class ExactlyOnceRecoveryTests(PostgresFixture postgres, KafkaFixture kaf
     private static Func<ReplicatorConfig, ReplicatorConfig> ExactlyOnce(string brokers, int shutdownTimeoutSecs = 8) => c => new ReplicatorConfig
     {
         Postgres = c.Postgres,
+        Snapshot = c.Snapshot,
         Kafka = new KafkaConfig { Brokers = [brokers], TopicPrefix = c.Kafka.TopicPrefix },
         Replication = new ReplicationConfig
         {

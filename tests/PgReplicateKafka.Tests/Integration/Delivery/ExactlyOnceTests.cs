@@ -16,6 +16,7 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
     private static ReplicatorConfig ExactlyOnce(ReplicatorConfig c, string? transactionalId = null, string? brokers = null, long maxInFlightBytes = 67_108_864) => new()
     {
         Postgres = c.Postgres,
+        Snapshot = c.Snapshot,
         Kafka = new KafkaConfig { Brokers = brokers?.Split(',') ?? c.Kafka.Brokers, TopicPrefix = c.Kafka.TopicPrefix, TransactionalId = transactionalId },
         Replication = new ReplicationConfig
         {

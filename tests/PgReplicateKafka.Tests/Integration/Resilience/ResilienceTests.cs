@@ -11,7 +11,7 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
     private const string Items = "CREATE TABLE items (id int PRIMARY KEY, v text)";
 
     private static ReplicatorConfig With(ReplicatorConfig c, PostgresConfig? pg = null, KafkaConfig? kafka = null, ReplicationConfig? replication = null) =>
-        new() { Postgres = pg ?? c.Postgres, Kafka = kafka ?? c.Kafka, Replication = replication ?? c.Replication, Format = c.Format };
+        new() { Postgres = pg ?? c.Postgres, Snapshot = c.Snapshot, Kafka = kafka ?? c.Kafka, Replication = replication ?? c.Replication, Format = c.Format };
 
     [Theory]
     [InlineData("fast")]

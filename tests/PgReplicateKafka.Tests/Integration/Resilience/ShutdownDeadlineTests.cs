@@ -16,6 +16,7 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
             c => new ReplicatorConfig
             {
                 Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
                 Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
                 Replication = c.Replication,
                 Format = c.Format,

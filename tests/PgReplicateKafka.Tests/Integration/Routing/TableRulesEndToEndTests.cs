@@ -34,6 +34,7 @@ public class TableRulesEndToEndTests(PostgresFixture postgres, KafkaFixture kafk
         return new ReplicatorConfig
         {
             Postgres = config.Postgres,
+            Snapshot = config.Snapshot,
             Kafka = config.Kafka,
             Replication = config.Replication,
             Masking = parsed.Masking,

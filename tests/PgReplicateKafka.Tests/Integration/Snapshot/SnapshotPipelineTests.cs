@@ -91,6 +91,46 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal([5001, 5002], events.Where(e => (string)e["op"]! == "INSERT").Select(e => (int)e["after"]!["id"]!));
     }
 
+    /// <summary>A request is recorded in Kafka with the transaction that carried it, so a stop halfway through neither loses it nor restarts it.</summary>
+    [Fact]
+    public async Task A_request_interrupted_by_a_stop_resumes_after_the_restart_in_never_mode()
+    {
+        // Chunks of one row: the request takes long enough to stop it halfway.
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 300)",
+            Snapshot(SnapshotMode.Never, chunkSize: 1, parallelism: 1));
+        var first = new CapturingLoggerFactory();
+        await run.StartAsync(first);
+        await using (var connection = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database)))
+        {
+            await connection.OpenAsync();
+            await Watermarks.EmitAsync(connection, new SnapshotRequest("public.items", "id <= 200"), CancellationToken.None);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!PgReplicateKafka.Operations.SnapshotStatus.Read(run.Config).Any(t => t is { Where: "id <= 200", Rows: > 0 }))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no chunk of the request was acknowledged within 30 s");
+            await Task.Delay(50);
+        }
+
+        await run.StopAsync();
+        Assert.DoesNotContain(first.Lines, l => l.Contains("Snapshot of public.items done", StringComparison.Ordinal));
+
+        var second = new CapturingLoggerFactory();
+        await run.StartAsync(second);
+        await WaitForLogAsync(second, "On-demand snapshot of public.items resumes after", TimeSpan.FromSeconds(30));
+        await WaitForLogAsync(second, "Snapshot of public.items done", TimeSpan.FromSeconds(60));
+        await WaitDeliveredAsync(run);
+
+        var reads = SnapshotReplay.ReadToEnd(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30))
+            .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.Value)!)
+            .Where(e => (string)e["op"]! == "READ").Select(e => (int)e["after"]!["id"]!).ToList();
+        Assert.Equal(Enumerable.Range(1, 200), reads.Distinct().Order());
+        // Resumed after the last acknowledged chunk: at most the chunk in flight at the stop is read twice.
+        Assert.InRange(reads.Count, 200, 201);
+        Assert.Contains(PgReplicateKafka.Operations.SnapshotStatus.Read(run.Config), t => t is { Table: "public.items", Where: "id <= 200", State: "done", Rows: 200 });
+    }
+
     [Fact]
     public async Task A_table_that_joins_the_publication_while_running_is_snapshotted()
     {

@@ -18,7 +18,7 @@ public class SnapshotProgressStoreTests(KafkaFixture kafka)
         // Several partitions (an auto-created topic on a real cluster may have them too): every one is read to its end.
         kafka.Mock?.CreateTopic(store.Topic, partitions: 3);
         using var producer = Producer();
-        await store.EnsureTopicAsync(producer);
+        await store.EnsureTopicAsync();
 
         Assert.Empty(store.ReadAll(TimeSpan.FromSeconds(20)));
 
@@ -27,13 +27,19 @@ public class SnapshotProgressStoreTests(KafkaFixture kafka)
         await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.InProgress, 250, halfway), default);
         await store.SaveAsync(producer, new SnapshotTableProgress("public.orders", "s1", SnapshotTableState.Done, 10, [new(null, null, ["a\"b", "2"], true)]), default);
         await otherSlot.SaveAsync(producer, new SnapshotTableProgress("public.users", "s9", SnapshotTableState.Done, 1, [new(null, null, null, true)]), default);
-        await store.SaveAsync(producer, new SnapshotTableProgress("public.gone", "s1", SnapshotTableState.Done, 1, [new(null, null, null, true)]), default);
-        await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = store.Key("public.gone"), Value = null });
+        var gone = new SnapshotTableProgress("public.gone", "s1", SnapshotTableState.Done, 1, [new(null, null, null, true)]);
+        await store.SaveAsync(producer, gone, default);
+        await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = store.Key(gone), Value = null });
+        // An on-demand request of a table is a record of its own, beside the table's snapshot.
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "r1", SnapshotTableState.InProgress, 3, [new(null, null, ["3"], false)], "id < 10"), default);
         await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = "not ours"u8.ToArray(), Value = "x"u8.ToArray() });
 
         var progress = store.ReadAll(TimeSpan.FromSeconds(20));
 
-        Assert.Equal(["public.orders", "public.users"], progress.Keys.Order());
+        Assert.Equal(["public.orders", "public.users", "public.users#r1"], progress.Keys.Order());
+        var request = progress["public.users#r1"];
+        Assert.Equal(("public.users", "id < 10", 3L, SnapshotTableState.InProgress), (request.Table, request.Where, request.RowsRead, request.State));
+        Assert.Null(progress["public.users"].Where);
         var users = progress["public.users"];
         Assert.Equal(SnapshotTableState.InProgress, users.State);
         Assert.Equal("s1", users.SnapshotId);

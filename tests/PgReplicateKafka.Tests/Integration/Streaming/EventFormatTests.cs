@@ -15,6 +15,7 @@ public class EventFormatTests(PostgresFixture postgres, KafkaFixture kafka)
     private static Func<ReplicatorConfig, ReplicatorConfig> Format(FormatConfig format) => c => new ReplicatorConfig
     {
         Postgres = c.Postgres,
+        Snapshot = c.Snapshot,
         Kafka = c.Kafka,
         Replication = c.Replication,
         Metrics = c.Metrics,

@@ -145,6 +145,7 @@ public class TypeMatrixTests(PostgresFixture postgres, KafkaFixture kafka)
             config => new ReplicatorConfig
             {
                 Postgres = config.Postgres,
+                Snapshot = config.Snapshot,
                 Kafka = config.Kafka,
                 Replication = config.Replication,
                 Format = new FormatConfig { Numeric = NumericFormat.Number, Json = JsonFormat.String, Binary = BinaryFormat.Hex },
