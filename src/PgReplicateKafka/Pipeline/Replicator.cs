@@ -53,6 +53,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
                 {
                     var decision = _policy.Decide(e, context?.Producer, _progress);
+                    _logger.LogDebug("Session ended ({Reason}): {Action}", FailurePolicy.Describe(e), decision.Action);
                     if (decision.Action == FailureAction.Exit)
                         throw decision.Fatal!;
                     if (decision.Action == FailureAction.RebuildProducer)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgReplicateKafka.Configuration;
@@ -10,38 +11,44 @@ namespace PgReplicateKafka.Pipeline.Snapshot;
 public sealed partial class SnapshotScheduler
 {
     /// <summary>Tables added to the publication (polled, or hinted by a change of an unknown relation) and on-demand requests.</summary>
-    private async Task WatchAsync(NpgsqlConnection connection, CancellationToken ct)
+    private Task WatchAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         var discover = _config.Mode != SnapshotMode.Never && _config.NewTables;
-        while (true)
-        {
-            var request = _requests.Reader.ReadAsync(ct).AsTask();
-            var hint = _discover.WaitAsync(DiscoveryInterval, ct);
-            await Task.WhenAny(request, hint);
-            if (request.IsCompletedSuccessfully)
-                await RequestAsync(connection, request.Result, ct);
-            else if (discover)
-                await DiscoverAsync(connection, ct);
-            if (!request.IsCompleted)
-            {
-                // Keep the pending read: an abandoned one would swallow the next request.
-                await RequestOrHintAsync(connection, request, discover, ct);
-            }
-        }
+        return WatchLoopAsync(_requests.Reader, _discover, DiscoveryInterval,
+            request => RequestAsync(connection, request, ct), discover ? () => DiscoverAsync(connection, ct) : null, ct);
     }
 
-    private async Task RequestOrHintAsync(NpgsqlConnection connection, Task<SnapshotTableProgress> request, bool discover, CancellationToken ct)
+    /// <summary>
+    /// Hands each request to <paramref name="onRequest"/>, and calls <paramref name="onPoll"/> (if any)
+    /// at each hint or every <paramref name="interval"/>, until cancelled.
+    /// </summary>
+    internal static async Task WatchLoopAsync(
+        ChannelReader<SnapshotTableProgress> requests, SemaphoreSlim hints, TimeSpan interval,
+        Func<SnapshotTableProgress, Task> onRequest, Func<Task>? onPoll, CancellationToken ct)
     {
-        while (!request.IsCompleted)
+        // One pending read and one pending wait across the loop: an abandoned one would swallow the
+        // next request or hint.
+        var request = requests.ReadAsync(ct).AsTask();
+        var hint = hints.WaitAsync(interval, ct);
+        while (true)
         {
-            var hint = _discover.WaitAsync(DiscoveryInterval, ct);
-            if (await Task.WhenAny(request, hint) == request)
-                break;
-            if (discover)
-                await DiscoverAsync(connection, ct);
-        }
+            // Every task here completes at once when cancelled: without this the loop would spin.
+            ct.ThrowIfCancellationRequested();
+            await Task.WhenAny(request, hint);
+            if (request.IsCompleted)
+            {
+                await onRequest(await request);
+                request = requests.ReadAsync(ct).AsTask();
+            }
 
-        await RequestAsync(connection, await request, ct);
+            if (hint.IsCompleted)
+            {
+                await hint;
+                if (onPoll is not null)
+                    await onPoll();
+                hint = hints.WaitAsync(interval, ct);
+            }
+        }
     }
 
     private async Task DiscoverAsync(NpgsqlConnection connection, CancellationToken ct)

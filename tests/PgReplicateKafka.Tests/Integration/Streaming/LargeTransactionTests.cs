@@ -9,22 +9,22 @@ public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka,
     private const long PeakRssLimit = 300L * 1024 * 1024;
 
     [Fact]
-    public async Task A_transaction_of_2_000_000_rows_streams_with_bounded_memory()
+    public async Task A_transaction_of_500_000_rows_streams_with_bounded_memory()
     {
         var peak = await MeasurePeakRssAsync(
             "CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz, score numeric(10,2), active bool)",
             "INSERT INTO users (name, email, created_at, score, active) " +
-            "SELECT 'user ' || g, 'user' || g || '@example.com', now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(1, 2000000) g",
+            "SELECT 'user ' || g, 'user' || g || '@example.com', now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(1, 500000) g",
             extraToml: "");
         Assert.True(peak < PeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {PeakRssLimit / 1048576} MiB");
     }
 
     [Fact]
-    public async Task A_thousand_rows_of_5_MB_stream_with_bounded_memory()
+    public async Task Two_hundred_rows_of_5_MB_stream_with_bounded_memory()
     {
         var peak = await MeasurePeakRssAsync(
             "CREATE TABLE blobs (id int PRIMARY KEY, v text); ALTER TABLE blobs ALTER COLUMN v SET COMPRESSION lz4",
-            "INSERT INTO blobs SELECT g, repeat(md5(g::text), 163840) FROM generate_series(1, 1000) g",
+            "INSERT INTO blobs SELECT g, repeat(md5(g::text), 163840) FROM generate_series(1, 200) g",
             extraToml: """
 
                 [kafka.properties]
