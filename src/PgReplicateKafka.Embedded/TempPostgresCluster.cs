@@ -232,7 +232,7 @@ public sealed class TempPostgresCluster : IAsyncDisposable
             ["synchronous_commit"] = "on",
             ["full_page_writes"] = "off",
             ["shared_buffers"] = "128MB",
-            ["max_connections"] = "100",
+            ["max_connections"] = "200",
             ["timezone"] = options.TimeZone,
             ["log_timezone"] = options.TimeZone,
         };

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Embedded;
 using PgReplicateKafka.Metrics;
@@ -165,6 +166,9 @@ public sealed class ReplicatorRun : IAsyncDisposable
             // Drop the slot so the shared cluster does not retain WAL for finished tests.
             await Cluster.ExecuteAsync(
                 $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{Config.Postgres.SlotName}' AND NOT active");
+            // Each test's database has its own connection pool, whose idle connections would live for
+            // minutes: across the suite they would exhaust the shared cluster's max_connections.
+            NpgsqlConnection.ClearAllPools();
         }
     }
 }

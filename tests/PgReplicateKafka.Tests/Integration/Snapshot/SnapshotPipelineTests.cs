@@ -52,17 +52,37 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.DoesNotContain(" 0 of them not emitted", done); // writes did land inside chunk windows
     }
 
-    [Fact]
-    public async Task Initial_only_exits_once_the_snapshot_is_acknowledged()
+    /// <summary>Exactly-once: READ events and each chunk's progress record commit in one Kafka transaction.</summary>
+    [Theory]
+    [InlineData(DeliveryGuarantee.AtLeastOnce)]
+    [InlineData(DeliveryGuarantee.ExactlyOnce)]
+    public async Task Initial_only_exits_once_the_snapshot_is_acknowledged(DeliveryGuarantee delivery)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 3000)",
-            Snapshot(SnapshotMode.InitialOnly, chunkSize: 500));
+            c => Snapshot(SnapshotMode.InitialOnly, chunkSize: 500)(c) is var snapshot && delivery == DeliveryGuarantee.ExactlyOnce
+                ? new ReplicatorConfig
+                {
+                    Postgres = snapshot.Postgres,
+                    Kafka = snapshot.Kafka,
+                    Snapshot = snapshot.Snapshot,
+                    Replication = new ReplicationConfig
+                    {
+                        Delivery = delivery,
+                        CheckpointIntervalSecs = 1,
+                        KeepaliveIntervalSecs = 1,
+                        PollIntervalMs = 50,
+                        RetryInitialMs = 100,
+                        RetryMaxMs = 1000,
+                    },
+                }
+                : snapshot);
         await run.StartAsync();
         await run.Running!.WaitAsync(TimeSpan.FromSeconds(30)); // ends by itself, without a failure
 
         var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30));
         Assert.Equal(3000, replay.Reads);
         Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
+        Assert.Contains(PgReplicateKafka.Operations.SnapshotStatus.Read(run.Config), t => t is { Table: "public.items", State: "done", Rows: 3000, Where: null });
     }
 
     [Fact]
