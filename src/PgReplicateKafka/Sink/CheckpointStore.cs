@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
@@ -26,7 +25,10 @@ public sealed class CheckpointStore(ReplicatorConfig config, string systemId, IL
     // transaction (which holds back read_committed readers of its partition) rarely stands in the way.
     private const int Partitions = 16;
 
-    public string Topic { get; } = config.Kafka.CheckpointTopic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.checkpoints";
+    private readonly CompactedTopic _compacted = new(
+        config.Kafka, config.Kafka.CheckpointTopic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.checkpoints", Partitions, "checkpoint", logger);
+
+    public string Topic => _compacted.Name;
 
     /// <summary>The PostgreSQL cluster (IDENTIFY_SYSTEM's system id) the checkpoints are of.</summary>
     public string SystemId => systemId;
@@ -45,17 +47,8 @@ public sealed class CheckpointStore(ReplicatorConfig config, string systemId, IL
         ts_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
     });
 
-    private bool _topicEnsured;
-
-    /// <summary>Creates the topic compacted, once per store (see <see cref="CompactedTopic"/>).</summary>
-    public async Task EnsureTopicAsync()
-    {
-        if (_topicEnsured)
-            return;
-        using var admin = new AdminClientBuilder(CompactedTopic.AdminSettings(KafkaSettings.Client(config.Kafka))).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
-        await CompactedTopic.EnsureAsync(admin, Topic, Partitions, "checkpoint", logger);
-        _topicEnsured = true;
-    }
+    /// <summary>Creates the topic compacted, once (see <see cref="CompactedTopic"/>).</summary>
+    public Task EnsureTopicAsync() => _compacted.EnsureAsync();
 
     /// <summary>
     /// The last committed checkpoint of this cluster, database and slot, or null when there is none.

@@ -24,5 +24,8 @@ public sealed record SnapshotTableProgress(string Table, string SnapshotId, Snap
     /// Where the record is kept: the table's name for its own snapshot; for an on-demand request, one
     /// per request, so a request never overwrites the table's snapshot or another request.
     /// </summary>
-    public string Key => Where is null ? Table : $"{Table}#{SnapshotId}";
+    public string Key => KeyOf(Table, Where is null ? null : SnapshotId);
+
+    /// <summary>The <see cref="Key"/> of a table's snapshot (<paramref name="request"/> null) or of one request.</summary>
+    public static string KeyOf(string table, string? request) => request is null ? table : $"{table}#{request}";
 }

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
 
@@ -14,7 +13,9 @@ namespace PgReplicateKafka.Sink;
 /// </summary>
 public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logger, string? topic = null)
 {
-    public string Topic { get; } = topic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.snapshots";
+    private readonly CompactedTopic _compacted = new(config.Kafka, topic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.snapshots", 1, "snapshot progress", logger);
+
+    public string Topic => _compacted.Name;
 
     public byte[] Key(SnapshotTableProgress progress) =>
         JsonSerializer.SerializeToUtf8Bytes(new KeyRecord
@@ -68,17 +69,8 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         }
     }
 
-    private bool _topicEnsured;
-
-    /// <summary>Creates the topic compacted, once per store (see <see cref="CompactedTopic"/>).</summary>
-    public async Task EnsureTopicAsync()
-    {
-        if (_topicEnsured)
-            return;
-        using var admin = new AdminClientBuilder(CompactedTopic.AdminSettings(KafkaSettings.Client(config.Kafka))).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
-        await CompactedTopic.EnsureAsync(admin, Topic, 1, "snapshot progress", logger);
-        _topicEnsured = true;
-    }
+    /// <summary>Creates the topic compacted, once (see <see cref="CompactedTopic"/>).</summary>
+    public Task EnsureTopicAsync() => _compacted.EnsureAsync();
 
     /// <summary>
     /// The committed progress of every table of this database and slot, by "schema.table". Reads
@@ -191,7 +183,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             return;
         if (message.Value is null)
         {
-            progress.Remove(key.Request is null ? key.Table : $"{key.Table}#{key.Request}"); // a tombstone forgets the record
+            progress.Remove(SnapshotTableProgress.KeyOf(key.Table, key.Request)); // a tombstone forgets the record
             return;
         }
 
@@ -222,7 +214,8 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         }
 
         var record = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges, value.Where);
-        progress[record.Key] = record;
+        // By the Kafka key, as compaction keeps them: the newest record of a key wins.
+        progress[SnapshotTableProgress.KeyOf(key.Table, key.Request)] = record;
     }
 
     private KafkaFailureException Incomplete(string reason, Exception? inner = null) =>
