@@ -2,11 +2,12 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Npgsql.Replication;
+using Npgsql.Replication.Internal;
 using Npgsql.Replication.PgOutput;
-using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Source.PgOutput;
 using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Source;
@@ -24,7 +25,7 @@ public sealed class ReplicationStream : IAsyncDisposable
     private NpgsqlLogSequenceNumber _startLsn;
     private readonly ILogger _logger;
     private readonly LogicalReplicationConnection _connection;
-    private readonly Dictionary<uint, TableInfo> _tables = [];
+    private readonly RelationTables _tables;
 
     private readonly StreamGate _gate = new();
 
@@ -38,6 +39,7 @@ public sealed class ReplicationStream : IAsyncDisposable
         Cluster = cluster;
         _config = config;
         _state = state;
+        _tables = new RelationTables(state, logger);
         _output = output;
         _backpressure = backpressure;
         _logger = logger;
@@ -94,15 +96,17 @@ public sealed class ReplicationStream : IAsyncDisposable
         // Status updates must never report less than what is already delivered.
         _connection.SetReplicationStatus(_startLsn);
         var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
-        // Logical decoding messages carry the snapshot watermarks and requests (PostgreSQL 14+).
-        var options = new PgOutputReplicationOptions(_config.Postgres.Publication, PgOutputProtocolVersion.V1, messages: _state.Catalog.PostgreSqlVersion.Major >= 14 ? true : null);
         try
         {
-            await foreach (var message in _connection.StartReplication(slot, options, ct, _startLsn))
+            await foreach (var data in _connection.StartLogicalReplication(slot, ct, _startLsn, StreamOptions()))
             {
                 if (_gate.Stopped)
                     continue;
-                await HandleAsync(message, ct);
+                var length = checked((int)data.Data.Length);
+                var buffer = MessageBuffer(length);
+                // No token: with one, Npgsql registers a cancellation per read; cancelling the enumeration ends the read.
+                await data.Data.ReadExactlyAsync(buffer.AsMemory(0, length), CancellationToken.None);
+                await HandleAsync(new PgOutputReader(buffer, length), (ulong)data.WalStart, ct);
             }
 
             if (!ct.IsCancellationRequested)
@@ -159,76 +163,96 @@ public sealed class ReplicationStream : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 
-    private async Task HandleAsync(PgOutputReplicationMessage message, CancellationToken ct)
+    /// <summary>One pgoutput message: a single switch on its type byte.</summary>
+    private async ValueTask HandleAsync(PgOutputReader reader, ulong walStart, CancellationToken ct)
     {
-        switch (message)
+        switch (reader.ReadByte())
         {
-            case BeginMessage begin:
+            case (byte)'B':
+                reader.ReadUInt64(); // the transaction's final LSN; the commit message carries its end
+                var commitTime = reader.ReadTimestamp();
                 _gate.Begin();
-                _transaction = new SourceTransaction(begin.TransactionXid, begin.TransactionCommitTimestamp);
-
+                _transaction = new SourceTransaction(reader.ReadUInt32(), commitTime);
                 break;
 
-            case RelationMessage relation:
-                _tables[relation.RelationId] = await DescribeTableAsync(relation, ct);
+            case (byte)'R':
+                var relation = RelationDescription.Read(ref reader);
+                await _tables.DescribeAsync(relation, ct);
                 break;
 
-            case InsertMessage insert:
-                await ForwardAsync(new ChangeEvent(Table(insert.Relation), ChangeOperation.Insert, (ulong)insert.WalStart, CurrentTransaction(),
-                    before: null, after: await ReadRowAsync(insert.NewRow, ct)), ct);
-                break;
-
-            case FullUpdateMessage update:
-                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
-                    before: await ReadRowAsync(update.OldRow, ct), after: await ReadRowAsync(update.NewRow, ct)), ct);
-                break;
-
-            case IndexUpdateMessage update:
-                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
-                    before: await ReadRowAsync(update.Key, ct), after: await ReadRowAsync(update.NewRow, ct)), ct);
-                break;
-
-            case UpdateMessage update:
-                await ForwardAsync(new ChangeEvent(Table(update.Relation), ChangeOperation.Update, (ulong)update.WalStart, CurrentTransaction(),
-                    before: null, after: await ReadRowAsync(update.NewRow, ct)), ct);
-                break;
-
-            case FullDeleteMessage delete:
-                await ForwardAsync(new ChangeEvent(Table(delete.Relation), ChangeOperation.Delete, (ulong)delete.WalStart, CurrentTransaction(),
-                    before: await ReadRowAsync(delete.OldRow, ct), after: null), ct);
-                break;
-
-            case KeyDeleteMessage delete:
-                await ForwardAsync(new ChangeEvent(Table(delete.Relation), ChangeOperation.Delete, (ulong)delete.WalStart, CurrentTransaction(),
-                    before: await ReadRowAsync(delete.Key, ct), after: null), ct);
-                break;
-
-            case TruncateMessage truncate:
-                foreach (var relation in truncate.Relations)
+            case (byte)'I':
                 {
-                    await ForwardAsync(new ChangeEvent(Table(relation), ChangeOperation.Truncate, (ulong)truncate.WalStart, CurrentTransaction(),
-                        before: null, after: null), ct);
+                    var table = _tables[reader.ReadUInt32()];
+                    Expect(reader.ReadByte(), 'N');
+                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Insert, walStart, CurrentTransaction(), before: null, after: reader.ReadTuple()), ct);
+                    break;
                 }
 
-                break;
+            case (byte)'U':
+                {
+                    var table = _tables[reader.ReadUInt32()];
+                    RowData? before = null;
+                    var kind = reader.ReadByte();
+                    if (kind is (byte)'K' or (byte)'O')
+                    {
+                        // 'O': the whole old row (REPLICA IDENTITY FULL); 'K': the old key, when it changed.
+                        before = reader.ReadTuple();
+                        kind = reader.ReadByte();
+                    }
 
-            case CommitMessage commit:
+                    Expect(kind, 'N');
+                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Update, walStart, CurrentTransaction(), before, after: reader.ReadTuple()), ct);
+                    break;
+                }
+
+            case (byte)'D':
+                {
+                    var table = _tables[reader.ReadUInt32()];
+                    reader.ReadByte(); // 'K' (the key) or 'O' (the whole old row): a tuple either way
+                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Delete, walStart, CurrentTransaction(), before: reader.ReadTuple(), after: null), ct);
+                    break;
+                }
+
+            case (byte)'T':
+                {
+                    var count = reader.ReadInt32();
+                    reader.ReadByte(); // CASCADE / RESTART IDENTITY: not part of the event
+                    var tables = new TableInfo[count];
+                    for (var i = 0; i < count; i++)
+                        tables[i] = _tables[reader.ReadUInt32()];
+                    foreach (var table in tables)
+                        await ForwardAsync(new ChangeEvent(table, ChangeOperation.Truncate, walStart, CurrentTransaction(), before: null, after: null), ct);
+                    break;
+                }
+
+            case (byte)'C':
+                reader.ReadByte(); // flags (unused)
+                reader.ReadUInt64(); // the commit record's start
                 var transaction = CurrentTransaction();
-                transaction.EndLsn = (ulong)commit.TransactionEndLsn;
+                transaction.EndLsn = reader.ReadUInt64();
                 await WriteAsync(new TransactionCommitted(transaction), ct);
                 _transaction = null;
                 if (_gate.Committed(transaction.EndLsn))
                     _output.TryComplete();
-
                 break;
 
-            case LogicalDecodingMessage decoding when decoding.Flags == 1 && _transaction is not null:
-                if (await SnapshotMarker.ReadAsync(decoding, _transaction, _logger, ct) is { } marker)
+            case (byte)'M':
+                var transactional = (reader.ReadByte() & 1) != 0;
+                var messageLsn = reader.ReadUInt64();
+                var prefix = reader.ReadString();
+                var content = reader.ReadBytes(reader.ReadInt32());
+                if (transactional && _transaction is not null && SnapshotMarker.Read(prefix, content, messageLsn, _transaction, _logger) is { } marker)
                     await WriteAsync(marker, ct);
                 break;
 
-                // Types, origins and other logical decoding messages carry nothing to publish.
+                // 'Y' (type), 'O' (origin) and others carry nothing to publish.
         }
+    }
+
+    private static void Expect(byte kind, char expected)
+    {
+        if (kind != expected)
+            throw new InvalidOperationException($"pgoutput sent '{(char)kind}' where a tuple marked '{expected}' belongs");
     }
 
     private async ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct)
@@ -252,69 +276,33 @@ public sealed class ReplicationStream : IAsyncDisposable
         }
     }
 
+    /// <summary>pgoutput's options, as START_REPLICATION takes them.</summary>
+    private List<KeyValuePair<string, string?>> StreamOptions()
+    {
+        var options = new List<KeyValuePair<string, string?>>
+        {
+            new("proto_version", "1"),
+            new("publication_names", SqlNames.QuoteIdentifier(_config.Postgres.Publication)),
+        };
+        // Logical decoding messages carry the snapshot watermarks and requests (PostgreSQL 14+).
+        if (_state.Catalog.PostgreSqlVersion.Major >= 14)
+            options.Add(new("messages", "on"));
+        return options;
+    }
+
+    // Messages are parsed from a copy; one buffer serves them all, except a message of megabytes (a
+    // large row), whose buffer is dropped after it so it does not stay allocated.
+    private byte[] _messageBuffer = new byte[64 * 1024];
+
+    private byte[] MessageBuffer(int length)
+    {
+        if (length <= _messageBuffer.Length)
+            return _messageBuffer;
+        if (length <= 1 << 20)
+            return _messageBuffer = new byte[Math.Max(length, _messageBuffer.Length * 2)];
+        return new byte[length];
+    }
+
     private SourceTransaction CurrentTransaction() =>
         _transaction ?? throw new InvalidOperationException("pgoutput sent a change outside a transaction");
-
-    private TableInfo Table(RelationMessage relation) =>
-        _tables.TryGetValue(relation.RelationId, out var table)
-            ? table
-            : throw new InvalidOperationException($"pgoutput sent a change for relation {relation.RelationId} before describing it");
-
-    private static async Task<RowData> ReadRowAsync(ReplicationTuple tuple, CancellationToken ct)
-    {
-        var row = new RowData(tuple.NumColumns, 256);
-        var i = 0;
-        await foreach (var value in tuple.WithCancellation(ct))
-        {
-            switch (value.Kind)
-            {
-                case TupleDataKind.Null:
-                    row.SetNull(i);
-                    break;
-                case TupleDataKind.UnchangedToastedValue:
-                    row.SetUnchangedToast(i);
-                    break;
-                case TupleDataKind.TextValue:
-                    var target = row.ReserveText(i, value.Length);
-                    await value.GetStream().ReadExactlyAsync(target, ct);
-                    break;
-                default:
-                    throw new InvalidOperationException($"unexpected {value.Kind} in a text-mode pgoutput stream");
-            }
-
-            i++;
-        }
-
-        return row;
-    }
-
-    /// <summary>
-    /// Builds the table description from pgoutput's RELATION message. The message key is the primary
-    /// key when the table has one and REPLICA IDENTITY FULL (which flags every column); otherwise the
-    /// columns pgoutput flags as replica identity, because those are the ones an old row carries.
-    /// </summary>
-    private async Task<TableInfo> DescribeTableAsync(RelationMessage relation, CancellationToken ct)
-    {
-        var columns = new ColumnInfo[relation.Columns.Count];
-        for (var i = 0; i < columns.Length; i++)
-        {
-            var column = relation.Columns[i];
-            if (!_state.Types.Contains(column.DataTypeId))
-                await _state.ReloadTypesAsync(ct); // a type created after we started
-            var isIdentity = (column.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0;
-            columns[i] = new ColumnInfo(column.ColumnName, _state.Types.Resolve(column.DataTypeId), isIdentity, column.TypeModifier);
-        }
-
-        var full = relation.ReplicaIdentity == RelationMessage.ReplicaIdentitySetting.AllColumns;
-        var keyNames = full ? await PostgresCatalog.PrimaryKeyAsync(_state.Catalog, relation.RelationId, ct) : [];
-        var key = new List<int>();
-        for (var i = 0; i < columns.Length; i++)
-        {
-            if (keyNames.Count > 0 ? keyNames.Contains(columns[i].Name) : columns[i].IsReplicaIdentity)
-                key.Add(i);
-        }
-
-        _logger.LogDebug("Table {Schema}.{Table} is relation {Id}", relation.Namespace, relation.RelationName, relation.RelationId);
-        return new TableInfo(relation.RelationId, relation.Namespace, relation.RelationName, columns, full, [.. key]);
-    }
 }

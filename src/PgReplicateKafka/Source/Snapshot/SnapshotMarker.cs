@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Npgsql.Replication.PgOutput.Messages;
 using PgReplicateKafka.Events;
 
 namespace PgReplicateKafka.Source.Snapshot;
@@ -14,15 +13,17 @@ public sealed class SnapshotMarker(SnapshotControlMessage message, ulong lsn, So
     public SourceTransaction Transaction { get; } = transaction;
 
     /// <summary>Our snapshot message in the stream, or null for another prefix's; a malformed one of ours is only warned about.</summary>
-    public static async Task<SnapshotMarker?> ReadAsync(LogicalDecodingMessage decoding, SourceTransaction transaction, ILogger logger, CancellationToken ct)
+    public static SnapshotMarker? Read(string prefix, ReadOnlySpan<byte> content, ulong lsn, SourceTransaction transaction, ILogger logger)
     {
+        if (prefix != Watermarks.Prefix)
+            return null;
         try
         {
-            return await Watermarks.ReadAsync(decoding, ct) is { } control ? new SnapshotMarker(control, (ulong)decoding.MessageLsn, transaction) : null;
+            return new SnapshotMarker(Watermarks.Parse(content), lsn, transaction);
         }
         catch (FormatException e)
         {
-            logger.LogWarning("Ignored a logical decoding message at {Lsn}: {Reason}", decoding.MessageLsn, e.Message);
+            logger.LogWarning("Ignored a logical decoding message at {Lsn}: {Reason}", Events.Lsn.Format(lsn), e.Message);
             return null;
         }
     }

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
-using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 
 namespace PgReplicateKafka.Source.Snapshot;
@@ -90,19 +89,6 @@ public static class Watermarks
         {
             throw new FormatException($"not a {Prefix} snapshot message: {e.Message} ({Encoding.UTF8.GetString(content)})", e);
         }
-    }
-
-    /// <summary>
-    /// The snapshot message in a stream's logical decoding message, or null when its prefix is another's.
-    /// Read it while the message is current: its content is a view of the receive buffer.
-    /// </summary>
-    public static async Task<SnapshotControlMessage?> ReadAsync(LogicalDecodingMessage message, CancellationToken ct)
-    {
-        if (message.Prefix != Prefix)
-            return null;
-        var content = new byte[message.Data.Length];
-        await message.Data.ReadExactlyAsync(content, ct);
-        return Parse(content);
     }
 
     /// <summary>
