@@ -8,3 +8,12 @@ public sealed class TransactionCommitted(SourceTransaction transaction) : Source
 {
     public SourceTransaction Transaction { get; } = transaction;
 }
+
+/// <summary>
+/// Messages handed over together, in order: one channel operation and at most one wake-up of the consumer per
+/// batch instead of per change (the hand-over was a large part of the CPU per change, docs/benchmarks.md).
+/// </summary>
+public sealed class SourceBatch(List<SourceMessage> messages) : SourceMessage
+{
+    public List<SourceMessage> Messages { get; } = messages;
+}

@@ -31,53 +31,71 @@ public sealed class EventPump(
     /// <summary>Transactions whose commit this pump has registered.</summary>
     public long CommitsSeen => Interlocked.Read(ref _commitsSeen);
 
+    // The transaction whose messages are being produced; null between transactions.
+    private PendingTransaction? _current;
+
     public async Task RunAsync(ChannelReader<SourceMessage> reader, CancellationToken ct)
     {
-        PendingTransaction? current = null;
         var betweenTransactions = false;
         try
         {
-            while (await WaitToReadAsync(reader, betweenTransactions: current is null, ct))
+            while (await WaitToReadAsync(reader, betweenTransactions: _current is null, ct))
             {
                 while (reader.TryRead(out var message))
                 {
-                    if (message is ChangeEvent change)
+                    if (message is SourceBatch batch)
                     {
-                        if (current?.Transaction != change.Transaction)
-                            current = delivery.Begin(change.Transaction);
-                        snapshots?.Observe(change);
-                        await ProduceAsync(change, current, ct);
+                        foreach (var item in batch.Messages)
+                            await HandleAsync(item, ct);
                     }
-                    else if (message is SnapshotMarker marker && snapshots is not null)
+                    else
                     {
-                        // READ events of a high watermark belong to its transaction, so confirming it covers them.
-                        if (current?.Transaction != marker.Transaction)
-                            current = delivery.Begin(marker.Transaction);
-                        var transaction = current;
-                        await snapshots.HandleAsync(marker, read => ProduceAsync(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
-                    }
-                    else if (message is TransactionCommitted committed)
-                    {
-                        if (current?.Transaction != committed.Transaction)
-                            current = delivery.Begin(committed.Transaction);
-                        if (_transactions?.IsOpen(committed.Transaction) == true)
-                            await ProduceTransactionRecordAsync(current, _transactions.End(), begin: false, ct);
-                        await delivery.CommittedAsync(current, ct);
-                        _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
-                        current = null;
-                        Interlocked.Increment(ref _commitsSeen);
+                        await HandleAsync(message, ct);
                     }
                 }
             }
 
-            betweenTransactions = current is null;
+            betweenTransactions = _current is null;
         }
         finally
         {
             // The stream ended inside a transaction: PostgreSQL resends it whole after reconnecting.
-            current?.Abandon();
+            _current?.Abandon();
             await delivery.EndAsync(betweenTransactions);
         }
+    }
+
+    private async ValueTask HandleAsync(SourceMessage message, CancellationToken ct)
+    {
+        if (message is ChangeEvent change)
+        {
+            var current = Current(change.Transaction);
+            snapshots?.Observe(change);
+            await ProduceAsync(change, current, ct);
+        }
+        else if (message is SnapshotMarker marker && snapshots is not null)
+        {
+            // READ events of a high watermark belong to its transaction, so confirming it covers them.
+            var transaction = Current(marker.Transaction);
+            await snapshots.HandleAsync(marker, read => ProduceAsync(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
+        }
+        else if (message is TransactionCommitted committed)
+        {
+            var current = Current(committed.Transaction);
+            if (_transactions?.IsOpen(committed.Transaction) == true)
+                await ProduceTransactionRecordAsync(current, _transactions.End(), begin: false, ct);
+            await delivery.CommittedAsync(current, ct);
+            _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
+            _current = null;
+            Interlocked.Increment(ref _commitsSeen);
+        }
+    }
+
+    private PendingTransaction Current(SourceTransaction transaction)
+    {
+        if (_current?.Transaction != transaction)
+            _current = delivery.Begin(transaction);
+        return _current;
     }
 
     /// <summary>

@@ -17,8 +17,8 @@ namespace PgReplicateKafka.Pipeline;
 /// </summary>
 public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming, SnapshotBook? snapshotBook = null)
 {
-    // Messages buffered between the receive loop and the pump; bytes are bounded by the budget.
-    private const int ChannelCapacity = 8192;
+    // Batches (of up to 256 messages, ReplicationStream) buffered between the receive loop and the pump; bytes are bounded by the budget.
+    private const int ChannelCapacity = 32;
 
     private readonly ILogger _logger = context.Logger;
 

@@ -28,6 +28,7 @@ public sealed class ReplicationStream : IAsyncDisposable
     private readonly RelationTables _tables;
 
     private readonly StreamGate _gate = new();
+    private readonly HandOver _handOver;
 
     // Only the receive loop reads and writes it.
     private SourceTransaction? _transaction;
@@ -41,6 +42,7 @@ public sealed class ReplicationStream : IAsyncDisposable
         _state = state;
         _tables = new RelationTables(state, logger);
         _output = output;
+        _handOver = new HandOver(output, _gate);
         _backpressure = backpressure;
         _logger = logger;
         _connection = connection;
@@ -230,7 +232,8 @@ public sealed class ReplicationStream : IAsyncDisposable
                 reader.ReadUInt64(); // the commit record's start
                 var transaction = CurrentTransaction();
                 transaction.EndLsn = reader.ReadUInt64();
-                await WriteAsync(new TransactionCommitted(transaction), ct);
+                await _handOver.WriteAsync(new TransactionCommitted(transaction), ct);
+                await _handOver.FlushAsync(ct);
                 _transaction = null;
                 if (_gate.Committed(transaction.EndLsn))
                     _output.TryComplete();
@@ -242,7 +245,7 @@ public sealed class ReplicationStream : IAsyncDisposable
                 var prefix = reader.ReadString();
                 var content = reader.ReadBytes(reader.ReadInt32());
                 if (transactional && _transaction is not null && SnapshotMarker.Read(prefix, content, messageLsn, _transaction, _logger) is { } marker)
-                    await WriteAsync(marker, ct);
+                    await _handOver.WriteAsync(marker, ct);
                 break;
 
                 // 'Y' (type), 'O' (origin) and others carry nothing to publish.
@@ -257,23 +260,14 @@ public sealed class ReplicationStream : IAsyncDisposable
 
     private async ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct)
     {
-        // Backpressure: wait while Kafka has not yet acknowledged enough of what we handed over.
-        await _backpressure.WaitForRoomAsync(ct);
+        // Backpressure: wait while Kafka has not yet acknowledged enough of what we handed over,
+        // handing over what is held first, since Kafka cannot acknowledge what it never got.
+        var room = _backpressure.WaitForRoomAsync(ct);
+        if (!room.IsCompleted)
+            await _handOver.FlushAsync(ct);
+        await room;
         _backpressure.Add(change.ByteSize);
-        await WriteAsync(change, ct);
-    }
-
-    private async ValueTask WriteAsync(SourceMessage message, CancellationToken ct)
-    {
-        try
-        {
-            await _output.WriteAsync(message, ct);
-        }
-        catch (ChannelClosedException) when (_gate.Stopped)
-        {
-            // A stop at the shutdown deadline closed the channel under us: what was not handed over
-            // is not confirmed, so PostgreSQL resends it; the session still confirms what was delivered.
-        }
+        await _handOver.WriteAsync(change, ct);
     }
 
     /// <summary>pgoutput's options, as START_REPLICATION takes them.</summary>
