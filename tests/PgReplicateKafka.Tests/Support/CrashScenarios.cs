@@ -16,7 +16,12 @@ public static class CrashScenarios
         return (run, configPath);
     }
 
-    /// <summary>Writes the workload while SIGKILLing the replicator at random moments (at least <paramref name="minKills"/> times), restarting it each time.</summary>
+    /// <summary>
+    /// Writes the workload while SIGKILLing the replicator at random moments (at least <paramref name="minKills"/> times), restarting it each time.
+    /// Before the first kill it streams undisturbed for 8 s, and what the slot has not confirmed then must be at most 4 s of the WAL written:
+    /// checkpoint_interval_secs (1 s in these runs) plus 3 s for Kafka's acknowledgements and the slot's update on a busy machine. So the duplicates a kill
+    /// can cause are bounded by periodic confirmation, not only by whatever happened to be unconfirmed (all of it, were confirmation to stop).
+    /// </summary>
     public static async Task<(long Changes, int Kills, VerifyResult Result)> RandomKillsAsync(
         ReplicatorRun run, string configPath, string bootstrap, int targetChanges, int minKills)
     {
@@ -25,7 +30,14 @@ public static class CrashScenarios
         {
             await CliRuns.WaitForSlotActiveAsync(run, process);
             var workload = new CrashWorkload(run.Cluster.ConnectionString(run.Database), targetChanges, changesPerSecond: 6_000);
+            var writtenBefore = await run.CurrentWalLsnAsync();
             var writing = Task.Run(workload.RunAsync);
+            await Task.Delay(8000);
+            var (confirmed, written) = (await run.ConfirmedFlushLsnAsync(), await run.CurrentWalLsnAsync());
+            var walPerSecond = (written - writtenBefore) / 8.0;
+            Assert.True(written - Math.Max(confirmed, writtenBefore) <= 4 * walPerSecond,
+                $"the slot lagged {written - confirmed} bytes of WAL behind after 8 s of streaming, more than 4 s of the workload ({4 * walPerSecond:0} bytes): " +
+                $"periodic confirmation did not keep up. Output:\n{process.Output}");
 
             var random = new Random();
             var kills = 0;
