@@ -21,37 +21,15 @@ public struct PgOutputReader(byte[] buffer, int length)
 
     public readonly int Remaining => _length - _position;
 
-    public byte ReadByte()
-    {
-        Need(1);
-        return _buffer[_position++];
-    }
+    public byte ReadByte() => Take(1)[0];
 
-    public short ReadInt16()
-    {
-        Need(2);
-        var value = BinaryPrimitives.ReadInt16BigEndian(_buffer.AsSpan(_position));
-        _position += 2;
-        return value;
-    }
+    public short ReadInt16() => BinaryPrimitives.ReadInt16BigEndian(Take(2));
 
-    public int ReadInt32()
-    {
-        Need(4);
-        var value = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_position));
-        _position += 4;
-        return value;
-    }
+    public int ReadInt32() => BinaryPrimitives.ReadInt32BigEndian(Take(4));
 
-    public uint ReadUInt32() => (uint)ReadInt32();
+    public uint ReadUInt32() => BinaryPrimitives.ReadUInt32BigEndian(Take(4));
 
-    public ulong ReadUInt64()
-    {
-        Need(8);
-        var value = BinaryPrimitives.ReadUInt64BigEndian(_buffer.AsSpan(_position));
-        _position += 8;
-        return value;
-    }
+    public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64BigEndian(Take(8));
 
     /// <summary>A timestamp in microseconds since 2000-01-01 UTC, as commit times are sent.</summary>
     public DateTime ReadTimestamp()
@@ -76,15 +54,8 @@ public struct PgOutputReader(byte[] buffer, int length)
         return value;
     }
 
-    public ReadOnlySpan<byte> ReadBytes(int count)
-    {
-        if (count < 0)
-            throw Malformed($"a negative length ({count})");
-        Need(count);
-        var span = _buffer.AsSpan(_position, count);
-        _position += count;
-        return span;
-    }
+    public ReadOnlySpan<byte> ReadBytes(int count) =>
+        count >= 0 ? Take(count) : throw Malformed($"a negative length ({count})");
 
     /// <summary>
     /// TupleData: a column count, then per column 'n' (null), 'u' (unchanged TOASTed value) or 't' with
@@ -125,10 +96,13 @@ public struct PgOutputReader(byte[] buffer, int length)
         return row;
     }
 
-    private readonly void Need(int count)
+    private ReadOnlySpan<byte> Take(int count)
     {
         if (_length - _position < count)
             throw Malformed($"a message shorter than its fields ({_length} bytes)");
+        var span = _buffer.AsSpan(_position, count);
+        _position += count;
+        return span;
     }
 
     private static InvalidOperationException Malformed(string what) => new($"pgoutput sent {what}");
