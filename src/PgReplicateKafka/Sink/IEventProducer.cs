@@ -16,11 +16,11 @@ public interface IEventProducer : IDisposable
 
     /// <summary>
     /// Hands a message over; waits while the producer's queue is full (backpressure) instead of
-    /// failing. <paramref name="onDelivery"/> runs on the producer's delivery thread. Other refusals
+    /// failing. <paramref name="onDelivery"/> is told of the outcome once, on the producer's delivery thread. Other refusals
     /// (e.g. a message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
     /// <paramref name="headers"/> are copied when the call returns, so the caller may share their parts between messages.
     /// </summary>
-    ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct);
+    ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct);
 
     /// <summary>Exactly-once: registers the transactional.id, aborting what a previous instance left open and fencing it.</summary>
     void InitTransactions(TimeSpan timeout);

@@ -50,9 +50,6 @@ public static class KafkaSettings
             MessageTimeoutMs = 0,
             // Find returning brokers within seconds rather than librdkafka's default 10 s backoff.
             ReconnectBackoffMaxMs = 2000,
-            // Acks are only checked for their error: marshalling keys, values, timestamps and headers into every
-            // delivery report cost CPU per message (measured in docs/benchmarks.md).
-            DeliveryReportFields = "status",
             // librdkafka's own queue is part of the bounded in-flight memory.
             QueueBufferingMaxKbytes = (int)Math.Max(1024, replication.MaxInFlightBytes / 1024),
         };

@@ -2,13 +2,14 @@ using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Sink.Librdkafka;
 
 namespace PgReplicateKafka.Sink;
 
 /// <summary>The Kafka side: an idempotent producer (acks=all, Java-compatible key partitioning).</summary>
 public sealed class KafkaSink : IEventProducer
 {
-    private readonly IProducer<byte[]?, byte[]?> _producer;
+    private readonly RdKafkaProducer _producer;
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
     private readonly TimeSpan _transactionTimeout;
@@ -22,34 +23,24 @@ public sealed class KafkaSink : IEventProducer
         _logger = logger;
         var settings = KafkaSettings.Producer(config, systemId);
         _transactionTimeout = TimeSpan.FromMilliseconds(settings.TransactionTimeoutMs ?? 60_000);
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(settings)
-            .SetErrorHandler((_, error) => OnError(error))
-            .SetLogHandler((_, message) => OnLog(message))
-            .Build();
+        _producer = new RdKafkaProducer(settings, OnError, OnLog);
     }
 
     public Exception? Fatal => _fatal;
 
     public bool Fenced { get; private set; }
 
-    /// <summary>The librdkafka client, for tests that inject faults into it.</summary>
-    public IClient Client => _producer;
+    /// <summary>The rd_kafka_t, for tests that inject faults into it.</summary>
+    internal IntPtr NativeHandle => _producer.NativeHandle;
 
-    public async ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct) =>
+        _producer.TryProduce(topic, key, value, headers, onDelivery) ? ValueTask.CompletedTask : WaitAndProduceAsync(topic, key, value, headers, onDelivery, ct);
+
+    private async ValueTask WaitAndProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
     {
-        var message = new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers };
-        while (true)
-        {
-            try
-            {
-                _producer.Produce(topic, message, onDelivery);
-                return;
-            }
-            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-            {
-                await Task.Delay(2, ct);
-            }
-        }
+        do
+            await Task.Delay(2, ct);
+        while (!_producer.TryProduce(topic, key, value, headers, onDelivery));
     }
 
     public void Dispose() => _producer.Dispose();
@@ -181,9 +172,9 @@ public sealed class KafkaSink : IEventProducer
         }
     }
 
-    private void OnLog(LogMessage message)
+    private void OnLog(SyslogLevel syslogLevel, string facility, string message)
     {
-        var level = message.Level switch
+        var level = syslogLevel switch
         {
             SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Error,
             // Connection failures arrive through the error callback too (rate-limited there).
@@ -192,6 +183,6 @@ public sealed class KafkaSink : IEventProducer
             SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
             _ => LogLevel.Debug,
         };
-        _logger.Log(level, "librdkafka {Facility}: {Message}", message.Facility, message.Message);
+        _logger.Log(level, "librdkafka {Facility}: {Message}", facility, message);
     }
 }

@@ -10,7 +10,7 @@ namespace PgReplicateKafka.Tests.Support;
 public sealed class InMemoryProducer : IEventProducer
 {
     private readonly Lock _gate = new();
-    private readonly List<(Message Message, Action<DeliveryReport<byte[]?, byte[]?>>? OnDelivery)> _unacknowledged = [];
+    private readonly List<(Message Message, IDeliveryHandler? OnDelivery)> _unacknowledged = [];
 
     public sealed record Message(string Topic, byte[]? Key, byte[]? Value, int TransactionNumber, Headers? Headers = null)
     {
@@ -41,7 +41,7 @@ public sealed class InMemoryProducer : IEventProducer
     private int _transaction;
     private bool _inTransaction;
 
-    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[]?, byte[]?>>? onDelivery, CancellationToken ct)
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
     {
         if (FailNextProduce is { } failure)
         {
@@ -64,7 +64,7 @@ public sealed class InMemoryProducer : IEventProducer
     /// <summary>Sends the delivery reports of everything produced so far (an error when <paramref name="error"/> is set).</summary>
     public void AcknowledgeAll(ErrorCode error = ErrorCode.NoError)
     {
-        List<(Message Message, Action<DeliveryReport<byte[]?, byte[]?>>? OnDelivery)> pending;
+        List<(Message Message, IDeliveryHandler? OnDelivery)> pending;
         lock (_gate)
         {
             pending = [.. _unacknowledged];
@@ -72,7 +72,7 @@ public sealed class InMemoryProducer : IEventProducer
         }
 
         foreach (var (message, onDelivery) in pending)
-            onDelivery?.Invoke(new DeliveryReport<byte[]?, byte[]?> { Topic = message.Topic, Error = new Error(error) });
+            onDelivery?.Delivered(error == ErrorCode.NoError ? null : new DeliveryFailure(message.Topic, new Error(error)));
     }
 
     public void InitTransactions(TimeSpan timeout) => Calls.Add("init");

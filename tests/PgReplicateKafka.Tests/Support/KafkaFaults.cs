@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using PgReplicateKafka.Embedded;
 
@@ -9,16 +7,13 @@ namespace PgReplicateKafka.Tests.Support;
 public static class KafkaFaults
 {
     /// <summary>
-    /// Makes librdkafka raise a fatal error in <paramref name="client"/>, as an idempotent producer
+    /// Makes librdkafka raise a fatal error in <paramref name="producer"/> (an rd_kafka_t), as an idempotent producer
     /// does when it can no longer guarantee ordering (librdkafka's rd_kafka_test_fatal_error).
     /// </summary>
-    public static void RaiseFatalError(IClient client, ErrorCode code, string reason)
+    public static void RaiseFatalError(IntPtr producer, ErrorCode code, string reason)
     {
-        // Confluent.Kafka keeps the native handle internal; reflection is the only way to reach it.
-        var native = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(client.Handle) as SafeHandle
-            ?? throw new InvalidOperationException("Confluent.Kafka's native handle was not found");
         LibRdKafka.EnsureLoaded();
-        var err = LibRdKafkaFaults.rd_kafka_test_fatal_error(native.DangerousGetHandle(), (int)code, reason);
+        var err = LibRdKafkaFaults.rd_kafka_test_fatal_error(producer, (int)code, reason);
         if (err != 0)
             throw new KafkaException(new Error((ErrorCode)err, $"rd_kafka_test_fatal_error failed: {LibRdKafka.ErrorName(err)}"));
     }

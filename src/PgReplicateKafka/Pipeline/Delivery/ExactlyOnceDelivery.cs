@@ -26,7 +26,7 @@ public sealed class ExactlyOnceDelivery(
     private readonly List<PendingTransaction> _committed = [];
     private readonly AckLedger _ledger = new();
     private readonly Stopwatch _age = new();
-    private Action<DeliveryReport<byte[]?, byte[]?>>? _onDelivery;
+    private DeliveryCallback? _onDelivery;
     private bool _initialized;
     private bool _open;
     private int _events;
@@ -89,7 +89,7 @@ public sealed class ExactlyOnceDelivery(
         _ledger.Add(size);
         try
         {
-            await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= Delivered, ct);
+            await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= new DeliveryCallback(Delivered), ct);
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null && e.Error.Code == ErrorCode.Local_State)
         {
@@ -141,7 +141,7 @@ public sealed class ExactlyOnceDelivery(
     // Per-message acknowledgement frees the event's memory. Only the Kafka commit makes it count as
     // delivered, but a PostgreSQL transaction larger than the in-flight budget must not wait for that
     // commit to get room (its commit could never arrive). Aborted messages are reported too (purged).
-    private void Delivered(DeliveryReport<byte[]?, byte[]?> report) => budget.Release(_ledger.Acknowledge());
+    private void Delivered(DeliveryFailure? failure) => budget.Release(_ledger.Acknowledge());
 
     /// <summary>Commits every complete PostgreSQL transaction of the batch, with the checkpoint of the last.</summary>
     private async ValueTask CommitAsync(CancellationToken ct)

@@ -1,10 +1,10 @@
-using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Pipeline.Delivery;
 
 /// <summary>One transaction's outstanding events.</summary>
-public sealed class PendingTransaction
+public sealed class PendingTransaction : IDeliveryHandler
 {
     private readonly DeliveryTracker _tracker;
 
@@ -18,13 +18,12 @@ public sealed class PendingTransaction
     {
         _tracker = tracker;
         Transaction = transaction;
-        OnDelivery = Delivered;
     }
 
     public SourceTransaction Transaction { get; }
 
-    /// <summary>The delivery callback for every event of this transaction (one delegate per transaction, not per event).</summary>
-    public Action<DeliveryReport<byte[]?, byte[]?>> OnDelivery { get; }
+    /// <summary>Told of the delivery of every event of this transaction (one handler per transaction, not per event).</summary>
+    public IDeliveryHandler OnDelivery => this;
 
     internal bool IsComplete => Volatile.Read(ref _outstanding) == 0;
 
@@ -68,15 +67,15 @@ public sealed class PendingTransaction
     /// <summary>For events that could not be produced at all.</summary>
     public void Fail(Exception failure) => _tracker.Fail(failure);
 
-    private void Delivered(DeliveryReport<byte[]?, byte[]?> report)
+    void IDeliveryHandler.Delivered(DeliveryFailure? failure)
     {
         var bytes = _ledger.Acknowledge();
         _tracker.EventDelivered(bytes);
-        if (report.Error.IsError)
+        if (failure is not null)
         {
             _tracker.Metrics.EventFailed((int)bytes);
             _tracker.Fail(new KafkaFailureException(
-                $"Kafka did not acknowledge an event for topic {report.Topic} (transaction {Transaction.Xid}): {report.Error.Reason}. " +
+                $"Kafka did not acknowledge an event for topic {failure.Topic} (transaction {Transaction.Xid}): {failure.Error.Reason}. " +
                 "Nothing after it is confirmed to PostgreSQL; a restart resends it"));
             return;
         }

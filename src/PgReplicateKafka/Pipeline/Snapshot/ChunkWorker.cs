@@ -2,6 +2,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgReplicateKafka.Metrics;
+using PgReplicateKafka.Sink;
 using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Pipeline.Snapshot;
@@ -81,13 +82,12 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
     private async Task SaveAsync(Sink.SnapshotTableProgress progress, CancellationToken ct)
     {
         var record = coordinator.Store.Record(progress);
-        var acknowledged = new TaskCompletionSource<DeliveryReport<byte[]?, byte[]?>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await context.Producer.ProduceAsync(coordinator.Store.Topic, record.Key, record.Value, null, report => acknowledged.TrySetResult(report), ct);
-        var report = await acknowledged.Task.WaitAsync(ct);
-        if (report.Error.IsError)
+        var acknowledged = new TaskCompletionSource<DeliveryFailure?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await context.Producer.ProduceAsync(coordinator.Store.Topic, record.Key, record.Value, null, new DeliveryCallback(failure => acknowledged.TrySetResult(failure)), ct);
+        if (await acknowledged.Task.WaitAsync(ct) is { } failure)
         {
             throw new KafkaFailureException(
-                $"Kafka did not store the snapshot progress of {progress.Table} in topic {coordinator.Store.Topic}: {report.Error.Reason}; the chunk is read again after a restart");
+                $"Kafka did not store the snapshot progress of {progress.Table} in topic {coordinator.Store.Topic}: {failure.Error.Reason}; the chunk is read again after a restart");
         }
 
         _logger.LogDebug("Snapshot progress of {Table}: {Rows} rows, {State}", progress.Table, progress.RowsRead, progress.State);

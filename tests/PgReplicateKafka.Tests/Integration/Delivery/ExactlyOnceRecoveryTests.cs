@@ -38,7 +38,7 @@ public class ExactlyOnceRecoveryTests(PostgresFixture postgres, KafkaFixture kaf
         await writer.WaitForBatchesAsync(10);
 
         var first = run.CurrentProducer;
-        KafkaFaults.RaiseFatalError(first.Client, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
+        KafkaFaults.RaiseFatalError(first.NativeHandle, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
         await writing;
 
         var counts = await run.AssertEveryRowDeliveredAsync(kafka.BootstrapServers);

@@ -196,7 +196,7 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         await writer.WaitForBatchesAsync(10);
 
         var first = run.CurrentProducer;
-        KafkaFaults.RaiseFatalError(first.Client, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
+        KafkaFaults.RaiseFatalError(first.NativeHandle, Confluent.Kafka.ErrorCode.OutOfOrderSequenceNumber, "injected by the test");
         await writing;
 
         await run.AssertEveryRowDeliveredAsync(kafka.BootstrapServers);

@@ -3,16 +3,13 @@ using PgReplicateKafka.Events;
 using PgReplicateKafka.Metrics;
 using PgReplicateKafka.Pipeline;
 using PgReplicateKafka.Pipeline.Delivery;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Tests.Unit.Pipeline;
 
 public class DeliveryTrackerTests
 {
-    private static readonly DeliveryReport<byte[]?, byte[]?> Ok = new()
-    {
-        Error = new Error(ErrorCode.NoError),
-        Topic = "t",
-    };
+    private static readonly DeliveryFailure? Ok = null;
 
     private static SourceTransaction Tx(ulong endLsn) => new(xid: (uint)endLsn, DateTime.UtcNow) { EndLsn = endLsn };
 
@@ -23,8 +20,8 @@ public class DeliveryTrackerTests
         var t = tracker.Begin(Tx(100));
         t.AddEvent(10);
         t.AddEvent(10);
-        t.OnDelivery(Ok);
-        t.OnDelivery(Ok);
+        t.OnDelivery.Delivered(Ok);
+        t.OnDelivery.Delivered(Ok);
         Assert.Equal(0ul, tracker.ConfirmedLsn); // commit not seen yet
 
         t.Commit();
@@ -42,7 +39,7 @@ public class DeliveryTrackerTests
         t.Commit();
         Assert.Equal(0ul, tracker.ConfirmedLsn);
         Assert.Equal(1, tracker.InFlightEvents);
-        t.OnDelivery(Ok);
+        t.OnDelivery.Delivered(Ok);
         Assert.Equal(100ul, tracker.ConfirmedLsn);
     }
 
@@ -57,10 +54,10 @@ public class DeliveryTrackerTests
         second.AddEvent(10);
         second.Commit();
 
-        second.OnDelivery(Ok);
+        second.OnDelivery.Delivered(Ok);
         Assert.Equal(0ul, tracker.ConfirmedLsn);
 
-        first.OnDelivery(Ok);
+        first.OnDelivery.Delivered(Ok);
         Assert.Equal(200ul, tracker.ConfirmedLsn);
         Assert.Equal(2, tracker.ConfirmedCommits);
     }
@@ -74,7 +71,7 @@ public class DeliveryTrackerTests
         first.Commit();
         tracker.Begin(Tx(150)).Commit();
         Assert.Equal(0ul, tracker.ConfirmedLsn);
-        first.OnDelivery(Ok);
+        first.OnDelivery.Delivered(Ok);
         Assert.Equal(150ul, tracker.ConfirmedLsn);
     }
 
@@ -85,13 +82,13 @@ public class DeliveryTrackerTests
         var first = tracker.Begin(Tx(100));
         first.AddEvent(10);
         first.Commit();
-        first.OnDelivery(Ok);
+        first.OnDelivery.Delivered(Ok);
         var second = tracker.Begin(Tx(200));
         second.AddEvent(10);
         second.AddEvent(10);
         second.Commit();
-        second.OnDelivery(new DeliveryReport<byte[]?, byte[]?> { Error = new Error(ErrorCode.Local_MsgTimedOut), Topic = "t" });
-        second.OnDelivery(Ok);
+        second.OnDelivery.Delivered(new DeliveryFailure("t", new Error(ErrorCode.Local_MsgTimedOut)));
+        second.OnDelivery.Delivered(Ok);
         var third = tracker.Begin(Tx(300));
         third.Commit();
 
@@ -117,7 +114,7 @@ public class DeliveryTrackerTests
         Parallel.ForEach(transactions, t =>
         {
             for (var e = 0; e < 50; e++)
-                t.OnDelivery(Ok);
+                t.OnDelivery.Delivered(Ok);
         });
 
         Assert.Equal(2000ul, tracker.ConfirmedLsn);
@@ -139,13 +136,13 @@ public class DeliveryTrackerTests
         resent.AddEvent(10);
         resent.Commit();
 
-        resent.OnDelivery(Ok);
+        resent.OnDelivery.Delivered(Ok);
         Assert.Equal(0ul, tracker.ConfirmedLsn);
-        first.OnDelivery(Ok);
+        first.OnDelivery.Delivered(Ok);
         Assert.Equal(300ul, tracker.ConfirmedLsn);
         Assert.Equal(2, tracker.ConfirmedCommits);
         Assert.True(tracker.IsIdle);
-        partial.OnDelivery(Ok); // a late ack of the abandoned copy changes nothing
+        partial.OnDelivery.Delivered(Ok); // a late ack of the abandoned copy changes nothing
         Assert.Equal(300ul, tracker.ConfirmedLsn);
     }
 
@@ -162,10 +159,10 @@ public class DeliveryTrackerTests
         }
 
         t.Commit();
-        t.OnDelivery(Ok); // reports carry no message: each releases a share
+        t.OnDelivery.Delivered(Ok); // reports carry no message: each releases a share
         Assert.InRange(budget.Bytes, 1, 810);
         t.Skip(301); // a skipped event releases what it added
-        t.OnDelivery(Ok);
+        t.OnDelivery.Delivered(Ok);
         Assert.Equal(0, budget.Bytes);
         Assert.Equal(100ul, tracker.ConfirmedLsn);
     }
