@@ -17,6 +17,9 @@ internal sealed record RangeWork(TableJob Job, int Range);
 /// </summary>
 internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator coordinator, SnapshotBook book, Action<RangeWork> rangeDone)
 {
+    private static readonly TimeSpan MinRetryDelay = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
+
     private readonly ILogger _logger = context.Logger;
     private readonly SnapshotMetrics _metrics = context.Metrics.Snapshot;
 
@@ -36,6 +39,7 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
         var state = job.Ranges[work.Range];
         var reader = new ChunkReader(job.Table, context.Config.Snapshot.ChunkSize, state.Range, job.Where);
         var after = state.LastKey;
+        var retryDelay = MinRetryDelay;
         while (!state.Done)
         {
             await WaitForBudgetAsync(ct);
@@ -49,10 +53,20 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
             await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.High, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
 
             var result = await chunk.Completion.Task.WaitAsync(ct);
+            if (result.Progress is not { } progress)
+            {
+                // Such a transaction becomes visible within moments (or when its synchronous standby answers).
+                _logger.LogDebug("Chunk of {Table} read again: the read missed a transaction streamed before its low watermark", job.Table.QualifiedName);
+                await Task.Delay(retryDelay, ct);
+                retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+                continue;
+            }
+
+            retryDelay = MinRetryDelay;
             await WaitDeliveredAsync(result, ct);
             if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
-                await SaveAsync(result.Progress, ct);
-            book.Set(result.Progress);
+                await SaveAsync(progress, ct);
+            book.Set(progress);
 
             _metrics.ChunkAcknowledged(job.Table.QualifiedName, rows.Rows.Count, result.Dropped);
             after = rows.LastKey ?? after;

@@ -18,6 +18,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
     // Only the pump's thread touches these.
     private readonly List<PendingChunk> _open = [];
     private readonly HashSet<uint> _seenRelations = [];
+    private readonly RecentTransactions _recent = new();
 
     // Unique across processes, so a watermark an earlier process wrote (streamed again after a restart) never matches a chunk of ours.
     private long _nextChunk = Random.Shared.NextInt64(1, long.MaxValue / 2);
@@ -42,6 +43,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
     {
         if (_seenRelations.Add(change.Table.RelationId))
             RelationSeen?.Invoke(change.Table.RelationId);
+        _recent.Record(change.Transaction.Xid);
         foreach (var chunk in _open)
             chunk.Window!.Observe(change);
     }
@@ -69,6 +71,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
                 if (_chunks.TryGetValue(low.Chunk, out var opening) && opening.Matches(low) && opening.Window is null)
                 {
                     opening.Window = new ChunkWindow(opening.Job.Info);
+                    opening.LowPosition = _recent.Position;
                     _open.Add(opening);
                 }
 
@@ -85,6 +88,16 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
     {
         _open.Remove(chunk);
         _chunks.TryRemove(chunk.Id, out _);
+        if (_recent.AnyUnseenBefore(chunk.LowPosition, rows.Visibility.Sees))
+        {
+            // A transaction the stream carried before the window opened was not yet visible to the read
+            // (its commit record precedes its visibility): the chunk may hold an older state than the stream sent.
+            foreach (var row in rows.Rows)
+                row.Release();
+            chunk.Completion.TrySetResult(new ChunkResult(marker.Transaction, 0, 0, null));
+            return;
+        }
+
         var survivors = chunk.Window!.Close(rows.Rows);
 
         // From here the survivors are in flight like streamed changes: each READ event releases its share when serialized.

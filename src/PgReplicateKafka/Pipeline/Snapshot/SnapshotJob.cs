@@ -98,7 +98,8 @@ internal sealed class TableJob
 
 /// <summary>The outcome of a chunk at its high watermark.</summary>
 /// <param name="Transaction">The high watermark's transaction: once it is delivered, so are the chunk's READ events.</param>
-internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress Progress);
+/// <param name="Progress">Null when nothing was emitted because the read missed a transaction the stream carried before the window: read the chunk again.</param>
+internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress? Progress);
 
 /// <summary>A chunk between its watermarks: registered before the low one is written, its rows set before the high one is.</summary>
 internal sealed class PendingChunk(TableJob job, int range, long id)
@@ -109,6 +110,9 @@ internal sealed class PendingChunk(TableJob job, int range, long id)
 
     /// <summary>Opened by the pump at the low watermark.</summary>
     public ChunkWindow? Window { get; set; }
+
+    /// <summary>Where the low watermark came in the stream (<see cref="RecentTransactions.Position"/>).</summary>
+    public long LowPosition { get; set; }
 
     /// <summary>Set by the reader before it writes the high watermark, so the pump sees it there.</summary>
     public volatile SnapshotChunk? Rows;

@@ -9,7 +9,8 @@ namespace PgReplicateKafka.Source.Snapshot;
 /// <param name="Rows">The rows in key order, laid out like the table's published columns.</param>
 /// <param name="LastKey">The paging key of the last row, to continue after; null when the page is empty.</param>
 /// <param name="IsLast">Fewer rows than asked for: the range holds nothing after this page.</param>
-public sealed record SnapshotChunk(List<RowData> Rows, string[]? LastKey, bool IsLast);
+/// <param name="Visibility">The transactions the read saw.</param>
+public sealed record SnapshotChunk(List<RowData> Rows, string[]? LastKey, bool IsLast, SnapshotVisibility Visibility);
 
 /// <summary>
 /// Reads a table in primary-key pages: <c>SELECT cols FROM t WHERE (key) &gt; (last) [AND (key) &lt;= (upper)]
@@ -69,7 +70,12 @@ public sealed class ChunkReader
     {
         var lower = after ?? _range.Lower;
         var key = _table.PagingKey;
-        await using var command = new NpgsqlCommand(lower is null ? _firstSql : _nextSql, connection) { AllResultTypesAreUnknown = true };
+        // Repeatable read: the page is read in the snapshot whose transactions it reports.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        SnapshotVisibility visibility;
+        await using (var snapshot = new NpgsqlCommand("SELECT txid_current_snapshot()::text", connection, transaction))
+            visibility = SnapshotVisibility.Parse((string)(await snapshot.ExecuteScalarAsync(ct))!);
+        await using var command = new NpgsqlCommand(lower is null ? _firstSql : _nextSql, connection, transaction) { AllResultTypesAreUnknown = true };
         if (lower is not null)
             AddKey(command, lower);
         if (_range.Upper is not null)
@@ -101,6 +107,7 @@ public sealed class ChunkReader
             }
         }
 
+        await transaction.CommitAsync(ct);
         if (rows.Count > 0)
             _expectedRowBytes = (int)Math.Min(bytes / rows.Count + 64, 1 << 20);
         string[]? lastKey = null;
@@ -112,7 +119,7 @@ public sealed class ChunkReader
                 lastKey[i] = Encoding.UTF8.GetString(last.Value(key[i]));
         }
 
-        return new SnapshotChunk(rows, lastKey, rows.Count < _chunkSize);
+        return new SnapshotChunk(rows, lastKey, rows.Count < _chunkSize, visibility);
     }
 
     private void AddKey(NpgsqlCommand command, string[] values)

@@ -52,6 +52,66 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.DoesNotContain(" 0 of them not emitted", done); // writes did land inside chunk windows
     }
 
+    /// <summary>
+    /// A transaction whose commit record is in the WAL but which snapshots do not show yet (here held in
+    /// that state by a synchronous-replication wait for a standby that does not exist): the stream
+    /// carries its change before the chunk's low watermark, so a chunk read at once would miss it and
+    /// emit the older row after the newer one. The chunk must wait until the commit is visible.
+    /// </summary>
+    [Fact]
+    public async Task A_chunk_waits_for_a_commit_already_streamed_but_not_yet_visible()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id, note) SELECT g, 'before' FROM generate_series(1, 100) g",
+            Snapshot(SnapshotMode.Never, chunkSize: 1000));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        // Every session commits without a standby (local), except the one held below.
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
+        await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        try
+        {
+            await using var held = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
+            await held.OpenAsync();
+            var pid = held.ProcessID;
+            await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held))
+                await on.ExecuteNonQueryAsync();
+            await using var update = new NpgsqlCommand("UPDATE items SET ver = nextval('ver'), note = 'hidden' WHERE id = 5", held);
+            var committing = update.ExecuteNonQueryAsync();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
+                await Task.Delay(20);
+            }
+
+            await using (var connection = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database)))
+            {
+                await connection.OpenAsync();
+                await Watermarks.EmitAsync(connection, new SnapshotRequest("public.items", null), CancellationToken.None);
+            }
+
+            // Long enough for a chunk read that does not wait to be over; then the commit becomes visible.
+            await WaitForLogAsync(logs, "On-demand snapshot of public.items starts", TimeSpan.FromSeconds(30));
+            await Task.Delay(1500);
+            await run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({pid})");
+            await committing;
+        }
+        finally
+        {
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
+            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        }
+
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+        await WaitDeliveredAsync(run);
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(60));
+        Assert.Empty(replay.OrderViolations);
+        Assert.Equal("hidden", (string?)replay.Rows["{\"id\":5}"]["note"]);
+        Assert.Equal(100, replay.Reads);
+    }
+
     /// <summary>Exactly-once: READ events and each chunk's progress record commit in one Kafka transaction.</summary>
     [Theory]
     [InlineData(DeliveryGuarantee.AtLeastOnce)]
