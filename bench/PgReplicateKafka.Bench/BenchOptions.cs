@@ -29,6 +29,9 @@ internal sealed record BenchOptions
     /// <summary>Extra librdkafka producer properties for the replicator ([kafka.properties]), to try settings.</summary>
     public IReadOnlyDictionary<string, string> ProducerProperties { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Environment variables for the replicator process only (say, DOTNET_ GC settings), not the harness and its broker.</summary>
+    public IReadOnlyDictionary<string, string> ReplicatorEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Where the replicator's own log goes; null discards it.</summary>
     public string? ReplicatorLog { get; init; }
 
@@ -45,11 +48,13 @@ internal sealed record BenchOptions
                                         [--delivery both|at_least_once|exactly_once]
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
-                                        [--producer-property NAME=VALUE]... [--replicator-log FILE] [--help]
+                                        [--producer-property NAME=VALUE]... [--replicator-env NAME=VALUE]...
+                                        [--replicator-log FILE] [--help]
           --quick     scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s)
                       and one run; later flags still override them
           --runs N    reads of each workload's WAL per reader (default 3): the report gives median, min and max
           --delivery  the replicator's delivery modes to measure (default both)
+          --replicator-env  an environment variable for the replicator process alone, e.g. DOTNET_gcServer=1
         """;
 
     /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
@@ -57,6 +62,7 @@ internal sealed record BenchOptions
     {
         var options = new BenchOptions();
         var properties = new Dictionary<string, string>();
+        var environment = new Dictionary<string, string>();
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -89,7 +95,8 @@ internal sealed record BenchOptions
                 "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
                 "--workloads" => options with { Workloads = ParseWorkloads(Next()) },
                 "--replicator-log" => options with { ReplicatorLog = Next() },
-                "--producer-property" => AddProperty(options, properties, Next()),
+                "--producer-property" => options with { ProducerProperties = Assign(properties, name, Next()) },
+                "--replicator-env" => options with { ReplicatorEnvironment = Assign(environment, name, Next()) },
                 _ => throw new ArgumentException($"unknown argument '{name}'"),
             };
         }
@@ -97,13 +104,13 @@ internal sealed record BenchOptions
         return options;
     }
 
-    private static BenchOptions AddProperty(BenchOptions options, Dictionary<string, string> properties, string assignment)
+    private static Dictionary<string, string> Assign(Dictionary<string, string> values, string flag, string assignment)
     {
         var eq = assignment.IndexOf('=');
         if (eq <= 0)
-            throw new ArgumentException($"--producer-property needs NAME=VALUE, not '{assignment}'");
-        properties[assignment[..eq]] = assignment[(eq + 1)..];
-        return options with { ProducerProperties = properties };
+            throw new ArgumentException($"{flag} needs NAME=VALUE, not '{assignment}'");
+        values[assignment[..eq]] = assignment[(eq + 1)..];
+        return values;
     }
 
     private static IReadOnlyList<string> ParseDelivery(string value) => value switch

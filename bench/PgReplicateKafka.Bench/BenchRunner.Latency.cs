@@ -67,7 +67,7 @@ internal sealed partial class BenchRunner
         var clock = Stopwatch.StartNew();
         // From the end of the previous runs' events: each run counts only its own.
         using var consumer = new LatencyConsumer(cluster.Kafka.BootstrapServers, await cluster.EndOffsetsAsync(topic), delivery == "exactly_once", clock);
-        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery), clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery), options.ReplicatorEnvironment, clock, replicatorLog);
         var ready = await WaitReadyAsync(replicator);
         var firstChange = await consumer.WaitForAsync(1, replicator, StallTimeout);
 

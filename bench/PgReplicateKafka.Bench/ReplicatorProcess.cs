@@ -43,8 +43,8 @@ internal sealed class ReplicatorProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    /// <summary>Starts the replicator on <paramref name="config"/> (TOML text); times are read from <paramref name="clock"/>.</summary>
-    public static ReplicatorProcess Start(string config, Stopwatch clock, TextWriter? log)
+    /// <summary>Starts the replicator on <paramref name="config"/> (TOML text) with <paramref name="environment"/> added; times are read from <paramref name="clock"/>.</summary>
+    public static ReplicatorProcess Start(string config, IReadOnlyDictionary<string, string> environment, Stopwatch clock, TextWriter? log)
     {
         var configFile = Path.Combine(Path.GetTempPath(), $"pgrk-bench-{Guid.NewGuid():N}.toml");
         File.WriteAllText(configFile, config);
@@ -56,6 +56,8 @@ internal sealed class ReplicatorProcess : IDisposable
         };
         foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka.dll"), "run", "--config", configFile])
             info.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment)
+            info.Environment[name] = value;
         return new ReplicatorProcess(Process.Start(info)!, configFile, clock, log);
     }
 
