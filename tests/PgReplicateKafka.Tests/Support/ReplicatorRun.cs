@@ -84,7 +84,10 @@ public sealed class ReplicatorRun : IAsyncDisposable
 
     public Task<T?> ScalarAsync<T>(string sql) => Cluster.ScalarAsync<T>(sql, Database);
 
-    /// <summary>Starts the replicator and waits until its slot exists, so changes made afterwards are captured.</summary>
+    /// <summary>
+    /// Starts the replicator and waits until its walsender streams from the slot, so changes made afterwards are
+    /// captured. Not just "slot active": the connection that creates a slot holds it only while creating it.
+    /// </summary>
     public async Task StartAsync(ILoggerFactory? loggerFactory = null)
     {
         _stop = new CancellationTokenSource();
@@ -99,7 +102,8 @@ public sealed class ReplicatorRun : IAsyncDisposable
         Replicator = replicator;
         _running = Task.Run(() => replicator.RunAsync(_stop.Token));
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{Config.Postgres.SlotName}' AND active") == 0)
+        while (await ScalarAsync<long>(
+                   $"SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = '{Config.Postgres.SlotName}' AND r.state IN ('catchup', 'streaming')") == 0)
         {
             if (_running.IsCompleted)
                 await _running; // surfaces the failure
