@@ -81,6 +81,8 @@ internal sealed partial class BenchRunner
         var lastReceived = await consumer.WaitForAsync(1 + warmupChanges + steadyChanges, replicator, StallTimeout);
         var cpu = replicator.CpuSeconds() - cpuAtStart;
         var peakRss = replicator.PeakRssBytes();
+        if (consumer.Duplicates > 0)
+            progress.WriteLine($"  ({consumer.Duplicates:N0} messages repeated a row already read and were left out)");
         replicator.Dispose();
         await cluster.DropSlotAsync(database, slot);
 

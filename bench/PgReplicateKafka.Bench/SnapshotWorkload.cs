@@ -35,7 +35,7 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
 
         progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka");
         var clock = Stopwatch.StartNew();
-        using var replicator = ReplicatorProcess.Start(config(database) + "\n[snapshot]\nmode = \"initial_only\"\n", replicatorEnvironment, clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(config(database), replicatorEnvironment, clock, replicatorLog);
         // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
         var (done, cpu, peakRss) = await WaitForRowsAsync(topic, rows, replicator, clock);
         var exitCode = await WaitForExitAsync(replicator);
