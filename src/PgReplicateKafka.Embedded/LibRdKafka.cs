@@ -13,10 +13,8 @@ internal static partial class LibRdKafka
 {
     internal const string LibraryName = "librdkafka";
 
-    // Confluent.Kafka loads the centos8 build on Debian; the plain one needs libsasl2.so.3, absent there.
-    private static readonly string[] Candidates = ["librdkafka.so", "centos8-librdkafka.so"];
-
-    private static readonly Lazy<IntPtr> Handle = new(Load);
+    // The product's loader chooses the file, so the mock cluster, the tests' fault injection and the producer share one.
+    private static IntPtr Handle => Sink.Librdkafka.LibRdKafka.LoadedLibrary;
 
     static LibRdKafka()
     {
@@ -24,37 +22,17 @@ internal static partial class LibRdKafka
     }
 
     /// <summary>Loads the native library now, so a missing file fails with a clear message, not at first call.</summary>
-    internal static void EnsureLoaded() => _ = Handle.Value;
+    internal static void EnsureLoaded() => _ = Handle;
 
     /// <summary>Resolves <paramref name="libraryName"/> if it is librdkafka; for reuse by other resolvers.</summary>
     internal static bool TryResolve(string libraryName, out IntPtr handle)
     {
-        handle = libraryName == LibraryName ? Handle.Value : IntPtr.Zero;
+        handle = libraryName == LibraryName ? Handle : IntPtr.Zero;
         return handle != IntPtr.Zero;
     }
 
     private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
         TryResolve(libraryName, out var handle) ? handle : IntPtr.Zero;
-
-    private static IntPtr Load()
-    {
-        // Confluent.Kafka loads librdkafka lazily; touching it first means both share the file it chose.
-        _ = Confluent.Kafka.Library.VersionString;
-        var dir = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
-        var failures = new List<string>();
-        foreach (var candidate in Candidates)
-        {
-            var path = Path.Combine(dir, candidate);
-            if (NativeLibrary.TryLoad(path, out var handle))
-            {
-                return handle;
-            }
-
-            failures.Add(path);
-        }
-
-        throw new DllNotFoundException($"librdkafka could not be loaded from any of: {string.Join(", ", failures)}");
-    }
 
     internal static string ErrorName(int err) => Marshal.PtrToStringUTF8(rd_kafka_err2name(err)) ?? err.ToString();
 

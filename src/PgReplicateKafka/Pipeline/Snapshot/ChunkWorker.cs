@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgReplicateKafka.Metrics;

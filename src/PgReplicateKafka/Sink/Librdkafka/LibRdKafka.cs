@@ -54,28 +54,39 @@ internal static unsafe partial class LibRdKafka
         public nint Private;
     }
 
+    private static readonly Lazy<IntPtr> Handle = new(Load);
+
     static LibRdKafka()
     {
         NativeLibrary.SetDllImportResolver(typeof(LibRdKafka).Assembly, Resolve);
     }
 
-    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
+    /// <summary>The librdkafka file Confluent.Kafka uses, loaded: every assembly of ours that calls librdkafka binds this one.</summary>
+    internal static IntPtr LoadedLibrary => Handle.Value;
+
+    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
+        libraryName == Name ? Handle.Value : IntPtr.Zero;
+
+    private static IntPtr Load()
     {
-        if (libraryName != Name)
-            return IntPtr.Zero;
         // Confluent.Kafka loads lazily; loading it first means both bind the same file, found the way it finds it.
         _ = Confluent.Kafka.Library.VersionString;
         // A plain build has the native files under runtimes/; a RID-specific publish keeps only the centos8 build, beside the application.
+        var tried = new List<string>();
         foreach (var dir in (string[])[Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"), AppContext.BaseDirectory])
         {
             foreach (var file in (string[])["librdkafka.so", "centos8-librdkafka.so"])
             {
-                if (NativeLibrary.TryLoad(Path.Combine(dir, file), out var handle))
+                var path = Path.Combine(dir, file);
+                if (NativeLibrary.TryLoad(path, out var handle))
                     return handle;
+                tried.Add(path);
             }
         }
 
-        return NativeLibrary.TryLoad(Name, assembly, searchPath, out var found) ? found : IntPtr.Zero;
+        return NativeLibrary.TryLoad(Name, typeof(LibRdKafka).Assembly, null, out var found)
+            ? found
+            : throw new DllNotFoundException($"librdkafka could not be loaded from any of: {string.Join(", ", tried)}, nor by its name");
     }
 
     public static string Text(byte* utf8) => Marshal.PtrToStringUTF8((IntPtr)utf8) ?? "";

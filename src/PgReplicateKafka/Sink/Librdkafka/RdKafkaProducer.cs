@@ -25,7 +25,6 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
     private readonly Action<SyslogLevel, string, string> _onLog;
     private readonly Thread _poller;
     private volatile bool _stopping;
-    private volatile bool _disposing;
 
     /// <param name="settings">librdkafka properties; Confluent.Kafka's own (<c>dotnet.*</c>) are left out.</param>
     /// <param name="onError">Errors librdkafka reports outside any call (fatal ones with <see cref="Error.IsFatal"/>), on the delivery thread.</param>
@@ -162,9 +161,9 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
     {
         if (_stopping)
             return;
+        // From here no handler is called: the session that owns them is being torn down.
         _stopping = true;
         _poller.Join();
-        _disposing = true;
         try
         {
             // Purged messages report at the next poll: that frees their handlers' GC handles.
@@ -201,8 +200,17 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
         return rkt;
     }
 
-    private IntPtr HeaderName(string name) =>
-        _rk.HeaderNames.TryGetValue(name, out var native) ? native : _rk.HeaderNames.GetOrAdd(name, static n => Marshal.StringToCoTaskMemUTF8(n));
+    // Not GetOrAdd: under a race it discards one factory result, and that native copy would leak.
+    private IntPtr HeaderName(string name)
+    {
+        if (_rk.HeaderNames.TryGetValue(name, out var native))
+            return native;
+        native = Marshal.StringToCoTaskMemUTF8(name);
+        if (_rk.HeaderNames.TryAdd(name, native))
+            return native;
+        Marshal.FreeCoTaskMem(native);
+        return _rk.HeaderNames[name];
+    }
 
     private static int Milliseconds(TimeSpan timeout) =>
         timeout < TimeSpan.Zero ? -1 : (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
@@ -238,7 +246,7 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
         var handler = (IDeliveryHandler)handle.Target!;
         handle.Free();
         var self = Target(opaque);
-        if (self._disposing)
+        if (self._stopping)
             return;
         try
         {
@@ -257,7 +265,7 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
     private static void OnError(IntPtr rk, int err, byte* reason, IntPtr opaque)
     {
         var self = Target(opaque);
-        if (self._disposing)
+        if (self._stopping)
             return;
         var error = new Error((ErrorCode)err, Text(reason));
         if (err == ErrFatal)
