@@ -12,6 +12,11 @@ dotnet test PgReplicateKafka.slnx -c Release --logger "console;verbosity=normal"
 status=${PIPESTATUS[0]}
 set -e
 
+# CI keeps only the end of the output: repeat each failed test's name and message there.
+awk '/^  Failed [A-Za-z]/ { show = 1; lines = 0; print "----"; }
+     /^  (Passed|Skipped) [A-Za-z]/ { show = 0 }
+     show && lines++ < 40' "$log"
+
 # dotnet test's summary is not a line CI reads; print the plain "N passed, N failed" one.
 passed=$(grep -E '^ +Passed: +[0-9]+ *$' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
 failed=$(grep -E '^ +Failed: +[0-9]+ *$' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
