@@ -186,8 +186,9 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
     /// The replicator's configuration: default settings but for the slot, the delivery mode, a 1 s checkpoint interval and
     /// the snapshot mode: never for the streaming workloads, whose counts and timings must hold only streamed changes
     /// (a slot the harness created has no snapshot recorded, so the default mode would also read the table's rows).
+    /// Topics are named after the database unless <paramref name="topicPrefix"/> says otherwise.
     /// </summary>
-    private string ReplicatorConfig(string database, string slot, string delivery, string snapshotMode = "never")
+    private string ReplicatorConfig(string database, string slot, string delivery, string snapshotMode = "never", string? topicPrefix = null)
     {
         var postgres = cluster.Postgres;
         var toml = new StringBuilder();
@@ -204,7 +205,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
 
             [kafka]
             brokers = ["{cluster.Kafka.BootstrapServers}"]
-            topic_prefix = "{database}"
+            topic_prefix = "{topicPrefix ?? database}"
             checkpoint_topic = "{BenchCluster.CheckpointTopic(database)}"
 
             [replication]
