@@ -32,6 +32,9 @@ internal sealed record BenchOptions
     /// <summary>Environment variables for the replicator process only (say, DOTNET_ GC settings), not the harness and its broker.</summary>
     public IReadOnlyDictionary<string, string> ReplicatorEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The replicator executable to measure (a published pg-replicate-kafka); null runs the build next to the harness.</summary>
+    public string? Replicator { get; init; }
+
     /// <summary>Where the replicator's own log goes; null discards it.</summary>
     public string? ReplicatorLog { get; init; }
 
@@ -49,12 +52,14 @@ internal sealed record BenchOptions
                                         [--bulk-rows N] [--oltp-transactions N] [--oltp-writers N] [--wide-rows N]
                                         [--latency-rate CHANGES_PER_S] [--latency-seconds N] [--latency-warmup-seconds N]
                                         [--producer-property NAME=VALUE]... [--replicator-env NAME=VALUE]...
-                                        [--replicator-log FILE] [--help]
+                                        [--replicator-log FILE] [--replicator EXECUTABLE] [--help]
           --quick     scaled-down sizes (bulk 100000, oltp 10000, wide 20000, latency 1000/s for 10 s after 2 s)
                       and one run; later flags still override them
           --runs N    reads of each workload's WAL per reader (default 3): the report gives median, min and max
           --delivery  the replicator's delivery modes to measure (default both)
           --replicator-env  an environment variable for the replicator process alone, e.g. DOTNET_gcServer=1
+          --replicator  a published pg-replicate-kafka to measure (e.g. out/pg-replicate-kafka from
+                      dotnet publish src/PgReplicateKafka.Cli -c Release -r linux-x64 -o out) instead of the build
         """;
 
     /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
@@ -95,6 +100,7 @@ internal sealed record BenchOptions
                 "--latency-warmup-seconds" => options with { LatencyWarmupSeconds = Count(allowZero: true) },
                 "--workloads" => options with { Workloads = ParseWorkloads(Next()) },
                 "--replicator-log" => options with { ReplicatorLog = Next() },
+                "--replicator" => options with { Replicator = Path.GetFullPath(Next()) },
                 "--producer-property" => options with { ProducerProperties = Assign(properties, name, Next()) },
                 "--replicator-env" => options with { ReplicatorEnvironment = Assign(environment, name, Next()) },
                 _ => throw new ArgumentException($"unknown argument '{name}'"),

@@ -70,7 +70,7 @@ internal sealed partial class BenchRunner
         await cluster.Postgres.ExecuteAsync("INSERT INTO public.users (name) VALUES ('start-up probe')", database);
         var clock = Stopwatch.StartNew();
         using var consumer = new LatencyConsumer(cluster.Kafka.BootstrapServers, await cluster.EndOffsetsAsync(topic), delivery == "exactly_once", clock);
-        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery, topicPrefix: slot), options.ReplicatorEnvironment, clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery, topicPrefix: slot), options, clock, replicatorLog);
         var ready = await WaitReadyAsync(replicator);
         var firstChange = await consumer.WaitForAsync(1, replicator, StallTimeout);
 

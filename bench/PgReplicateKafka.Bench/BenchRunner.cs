@@ -25,7 +25,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
     };
 
     private async Task<IReadOnlyList<WorkloadResult>> SnapshotAsync(string shape) =>
-        [await new SnapshotWorkload(cluster, progress, options.ReplicatorEnvironment).RunAsync(shape, options.SnapshotRows, database => ReplicatorConfig(database, database, "at_least_once", snapshotMode: "initial_only"), replicatorLog)];
+        [await new SnapshotWorkload(cluster, progress, options).RunAsync(shape, options.SnapshotRows, database => ReplicatorConfig(database, database, "at_least_once", snapshotMode: "initial_only"), replicatorLog)];
 
     /// <summary>
     /// Writes the workload after creating the origin slot, with nothing reading, then reads the same
@@ -125,7 +125,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         using var checkpoints = delivery == "exactly_once" ? new CheckpointWatcher(cluster.Kafka.BootstrapServers, BenchCluster.CheckpointTopic(database)) : null;
         var spawned = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery), options.ReplicatorEnvironment, clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(ReplicatorConfig(database, slot, delivery), options, clock, replicatorLog);
         var ready = await WaitReadyAsync(replicator);
         var done = checkpoints is null
             ? await WaitForAcknowledgedAsync(topic, baseline + changes, replicator)

@@ -43,20 +43,26 @@ internal sealed class ReplicatorProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    /// <summary>Starts the replicator on <paramref name="config"/> (TOML text) with <paramref name="environment"/> added; times are read from <paramref name="clock"/>.</summary>
-    public static ReplicatorProcess Start(string config, IReadOnlyDictionary<string, string> environment, Stopwatch clock, TextWriter? log)
+    /// <summary>
+    /// Starts the replicator on <paramref name="config"/> (TOML text): the build next to the harness, or the
+    /// executable <see cref="BenchOptions.Replicator"/> names, with <see cref="BenchOptions.ReplicatorEnvironment"/>
+    /// added; times are read from <paramref name="clock"/>.
+    /// </summary>
+    public static ReplicatorProcess Start(string config, BenchOptions options, Stopwatch clock, TextWriter? log)
     {
         var configFile = Path.Combine(Path.GetTempPath(), $"pgrk-bench-{Guid.NewGuid():N}.toml");
         File.WriteAllText(configFile, config);
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(options.Replicator ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka.dll"), "run", "--config", configFile])
+        if (options.Replicator is null)
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka.dll"));
+        foreach (var arg in (string[])["run", "--config", configFile])
             info.ArgumentList.Add(arg);
-        foreach (var (name, value) in environment)
+        foreach (var (name, value) in options.ReplicatorEnvironment)
             info.Environment[name] = value;
         return new ReplicatorProcess(Process.Start(info)!, configFile, clock, log);
     }

@@ -8,7 +8,7 @@ namespace PgReplicateKafka.Bench;
 /// "initial_only"</c> reads every published table into Kafka, then exits 0. The ceiling is PostgreSQL's own
 /// <c>COPY (SELECT …) TO STDOUT</c> of the same table, read and discarded, in the same run.
 /// </summary>
-internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress, IReadOnlyDictionary<string, string> replicatorEnvironment)
+internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress, BenchOptions options)
 {
     // A replicator that acknowledges nothing for this long is stuck, not slow.
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
@@ -35,7 +35,7 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
 
         progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka");
         var clock = Stopwatch.StartNew();
-        using var replicator = ReplicatorProcess.Start(config(database), replicatorEnvironment, clock, replicatorLog);
+        using var replicator = ReplicatorProcess.Start(config(database), options, clock, replicatorLog);
         // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
         var (done, cpu, peakRss) = await WaitForRowsAsync(topic, rows, replicator, clock);
         var exitCode = await WaitForExitAsync(replicator);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Tomlyn;
@@ -27,6 +28,7 @@ internal static partial class TomlReader
         _ => "a date/time",
     };
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Deserializes only Tomlyn's own TomlTable, and the published binary roots Tomlyn whole (PgReplicateKafka.Cli.csproj)")]
     private static TomlTable ParseToml(string toml, string source)
     {
         // The syntax parser validates fully (duplicate keys included, which the serializer

@@ -8,7 +8,7 @@ namespace PgReplicateKafka.Operations;
 /// <summary>How the <c>status</c> command prints the slot.</summary>
 public static class SlotStatusOutput
 {
-    public static string ToJson(this SlotStatus status) => JsonSerializer.Serialize(status);
+    public static string ToJson(this SlotStatus status) => JsonSerializer.Serialize(status, OutputJson.Default.SlotStatus);
 
     public static void WriteTo(this SlotStatus status, TextWriter output)
     {

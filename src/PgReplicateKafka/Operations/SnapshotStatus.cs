@@ -37,7 +37,7 @@ public static class SnapshotStatus
     public static string ToJson(SlotStatus slot, IReadOnlyList<SnapshotTableStatus> tables)
     {
         var node = JsonNode.Parse(slot.ToJson())!.AsObject();
-        node["snapshots"] = JsonSerializer.SerializeToNode(tables);
+        node["snapshots"] = JsonSerializer.SerializeToNode(tables, OutputJson.Default.IReadOnlyListSnapshotTableStatus);
         return node.ToJsonString();
     }
 

@@ -105,14 +105,16 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
 
     private async Task<SessionContext> BuildContextAsync(CancellationToken ct)
     {
+        // The cluster names the transactional.id and the checkpoint key, so two clusters with the
+        // same database and slot names never fence each other or read each other's checkpoints. Asked
+        // while the Kafka check runs: each is a first connection, a few hundred milliseconds of start-up.
+        var identify = config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce ? Task.Run(() => ClusterIdentity.IdentifyAsync(config.Postgres, ct), ct) : null;
         if (!_progress.Established)
             StartupChecks.Kafka(config.Kafka);
         string? systemId = null;
-        if (config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce)
+        if (identify is not null)
         {
-            // The cluster names the transactional.id and the checkpoint key, so two clusters with the
-            // same database and slot names never fence each other or read each other's checkpoints.
-            systemId = (await ClusterIdentity.IdentifyAsync(config.Postgres, ct)).SystemId;
+            systemId = (await identify).SystemId;
             if (_checkpoints?.SystemId != systemId)
                 _checkpoints = new CheckpointStore(config, systemId, _logger);
             await _checkpoints.EnsureTopicAsync();

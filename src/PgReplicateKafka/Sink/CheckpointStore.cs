@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
@@ -19,7 +20,7 @@ public sealed record Checkpoint(string SystemId, uint Timeline, ulong SlotOrigin
 /// commit) written inside every Kafka transaction to a compacted topic, so Kafka itself says which
 /// PostgreSQL transactions it holds, even when PostgreSQL never heard our confirmation.
 /// </summary>
-public sealed class CheckpointStore(ReplicatorConfig config, string systemId, ILogger logger)
+public sealed partial class CheckpointStore(ReplicatorConfig config, string systemId, ILogger logger)
 {
     // Several slots share the topic: each reads only its key's partition, so another slot's open
     // transaction (which holds back read_committed readers of its partition) rarely stands in the way.
@@ -34,18 +35,13 @@ public sealed class CheckpointStore(ReplicatorConfig config, string systemId, IL
     public string SystemId => systemId;
 
     /// <summary>The record key: one checkpoint per cluster, database and slot, kept by compaction.</summary>
-    public byte[] Key { get; } = JsonSerializer.SerializeToUtf8Bytes(new { system_id = systemId, database = config.Postgres.Database, slot = config.Postgres.SlotName });
+    public byte[] Key { get; } = JsonSerializer.SerializeToUtf8Bytes(new KeyRecord(systemId, config.Postgres.Database, config.Postgres.SlotName), CheckpointJson.Default.KeyRecord);
 
-    public byte[] Record(Checkpoint checkpoint) => JsonSerializer.SerializeToUtf8Bytes(new
-    {
-        system_id = checkpoint.SystemId,
-        timeline = checkpoint.Timeline,
-        database = config.Postgres.Database,
-        slot = config.Postgres.SlotName,
-        slot_origin = Lsn.Format(checkpoint.SlotOrigin),
-        lsn = Lsn.Format(checkpoint.Lsn),
-        ts_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-    });
+    public byte[] Record(Checkpoint checkpoint) => JsonSerializer.SerializeToUtf8Bytes(
+        new ValueRecord(
+            checkpoint.SystemId, checkpoint.Timeline, config.Postgres.Database, config.Postgres.SlotName,
+            Lsn.Format(checkpoint.SlotOrigin), Lsn.Format(checkpoint.Lsn), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+        CheckpointJson.Default.ValueRecord);
 
     /// <summary>Creates the topic compacted, once (see <see cref="CompactedTopic"/>).</summary>
     public Task EnsureTopicAsync() => _compacted.EnsureAsync();
@@ -172,4 +168,16 @@ public sealed class CheckpointStore(ReplicatorConfig config, string systemId, IL
         h ^= h >> 15;
         return h;
     }
+
+    // The key's bytes are what compaction and ReadLast match on: its fields keep this order.
+    private sealed record KeyRecord(string SystemId, string Database, string Slot);
+
+    private sealed record ValueRecord(string SystemId, uint Timeline, string Database, string Slot, string SlotOrigin, string Lsn, long TsMs);
+
+    // Generated at build time: the published binary is trimmed, which turns reflection-based
+    // serialization off (exactly-once failed at start-up).
+    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+    [JsonSerializable(typeof(KeyRecord))]
+    [JsonSerializable(typeof(ValueRecord))]
+    private sealed partial class CheckpointJson : JsonSerializerContext;
 }

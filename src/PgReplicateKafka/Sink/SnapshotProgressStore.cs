@@ -11,7 +11,7 @@ namespace PgReplicateKafka.Sink;
 /// <c>{"database":…,"slot":…,"table":…}</c>, the newest of which is the table's progress. Written
 /// only once Kafka acknowledged the chunks it counts, so a restart never skips an unacknowledged row.
 /// </summary>
-public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logger, string? topic = null)
+public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogger logger, string? topic = null)
 {
     private readonly CompactedTopic _compacted = new(config.Kafka, topic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.snapshots", 1, "snapshot progress", logger);
 
@@ -24,7 +24,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             Slot = config.Postgres.SlotName,
             Table = progress.Table,
             Request = progress.Where is null ? null : progress.SnapshotId,
-        });
+        }, ProgressJson.Default.KeyRecord);
 
     /// <summary>The record for <paramref name="progress"/>, for a producer inside a Kafka transaction (exactly-once).</summary>
     public Message<byte[]?, byte[]?> Record(SnapshotTableProgress progress)
@@ -53,7 +53,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
             Where = progress.Where,
             TsMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        return new Message<byte[]?, byte[]?> { Key = Key(progress), Value = JsonSerializer.SerializeToUtf8Bytes(value) };
+        return new Message<byte[]?, byte[]?> { Key = Key(progress), Value = JsonSerializer.SerializeToUtf8Bytes(value, ProgressJson.Default.ValueRecord) };
     }
 
     /// <summary>Writes <paramref name="progress"/> and returns once Kafka acknowledged it.</summary>
@@ -80,16 +80,13 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
     /// </summary>
     public IReadOnlyDictionary<string, SnapshotTableProgress> ReadAll(TimeSpan timeout)
     {
-        var settings = new ConsumerConfig
+        var settings = new ConsumerConfig(KafkaSettings.Client(config.Kafka))
         {
-            BootstrapServers = string.Join(',', config.Kafka.Brokers),
             GroupId = "pg-replicate-kafka-snapshot-reader",
             IsolationLevel = IsolationLevel.ReadCommitted,
             EnableAutoCommit = false,
             EnablePartitionEof = true,
         };
-        foreach (var (key, value) in config.Kafka.Properties)
-            settings.Set(key, value);
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).Build();
         var deadline = DateTime.UtcNow + timeout;
 
@@ -172,7 +169,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         KeyRecord? key;
         try
         {
-            key = JsonSerializer.Deserialize<KeyRecord>(message.Key);
+            key = JsonSerializer.Deserialize(message.Key, ProgressJson.Default.KeyRecord);
         }
         catch (JsonException)
         {
@@ -190,7 +187,7 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         ValueRecord? value;
         try
         {
-            value = JsonSerializer.Deserialize<ValueRecord>(message.Value);
+            value = JsonSerializer.Deserialize(message.Value, ProgressJson.Default.ValueRecord);
         }
         catch (JsonException e)
         {
@@ -226,6 +223,12 @@ public sealed class SnapshotProgressStore(ReplicatorConfig config, ILogger logge
         var left = deadline - DateTime.UtcNow;
         return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
     }
+
+    // Generated at build time: the published binary is trimmed, which turns reflection-based
+    // serialization off (it threw on the first record).
+    [JsonSerializable(typeof(KeyRecord))]
+    [JsonSerializable(typeof(ValueRecord))]
+    private sealed partial class ProgressJson : JsonSerializerContext;
 
     private sealed class KeyRecord
     {
