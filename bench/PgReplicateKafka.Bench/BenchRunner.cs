@@ -48,11 +48,12 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         await cluster.Postgres.ExecuteAsync("CHECKPOINT", database);
 
         var raw = new List<double>();
+        var rawBinary = new List<double>();
         var decode = new List<double>();
         var binary = new List<double>();
         var decodeCpu = new List<double>();
         var streamed = options.Deliveries.ToDictionary(d => d, _ => new List<StreamRun>());
-        string[] readers = ["raw", .. options.Deliveries];
+        string[] readers = ["raw", "raw-binary", .. options.Deliveries];
         for (var run = 0; run < options.Runs; run++)
         {
             var label = $"[{name}] run {run + 1}/{options.Runs}:";
@@ -67,14 +68,16 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
             var lastCommit = text.LastCommitLsn;
             foreach (var reader in readers.Skip(run % readers.Length).Concat(readers.Take(run % readers.Length)))
             {
-                var slot = $"{database}_{(reader == "raw" ? "raw" : Short(reader))}_{run + 1}";
+                var slot = $"{database}_{(reader.StartsWith("raw", StringComparison.Ordinal) ? reader.Replace('-', '_') : Short(reader))}_{run + 1}";
                 await cluster.CopyOriginSlotAsync(database, slot);
-                if (reader == "raw")
+                if (reader.StartsWith("raw", StringComparison.Ordinal))
                 {
-                    progress.WriteLine($"{label} pg_recvlogical up to {lastCommit}");
-                    var done = await RawReader.ReadAsync(cluster, database, slot, lastCommit);
-                    raw.Add(changes / (done - await cluster.Log.StartReplicationAsync(slot)).TotalSeconds);
-                    progress.WriteLine($"{label} pg_recvlogical read {raw[^1]:N0} changes/s");
+                    var inBinary = reader == "raw-binary";
+                    var rates = inBinary ? rawBinary : raw;
+                    progress.WriteLine($"{label} pg_recvlogical{(inBinary ? " (binary)" : "")} up to {lastCommit}");
+                    var done = await RawReader.ReadAsync(cluster, database, slot, lastCommit, inBinary);
+                    rates.Add(changes / (done - await cluster.Log.StartReplicationAsync(slot)).TotalSeconds);
+                    progress.WriteLine($"{label} pg_recvlogical{(inBinary ? " (binary)" : "")} read {rates[^1]:N0} changes/s");
                 }
                 else
                 {
@@ -88,7 +91,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         }
 
         await cluster.DropSlotsAsync(database);
-        var limits = new ReaderLimits(Measured.Of(raw), Measured.Of(decode), Measured.Of(binary), Measured.Of(decodeCpu),
+        var limits = new ReaderLimits(Measured.Of(raw), Measured.Of(rawBinary), Measured.Of(decode), Measured.Of(binary), Measured.Of(decodeCpu),
             Measured.Of(raw.Select((r, i) => r / decode[i]).ToList()));
         return options.Deliveries.Select(delivery =>
         {

@@ -13,9 +13,10 @@ internal static class RawReader
     /// <summary>
     /// Reads <paramref name="slot"/> up to <paramref name="lastCommitLsn"/>, the end of the workload's
     /// last commit: pg_recvlogical stops right after writing the message at exactly that position,
-    /// rather than waiting for the server to report a later one. Returns when it had read it all (UTC).
+    /// rather than waiting for the server to report a later one. With <paramref name="binary"/>, pgoutput
+    /// sends values in their binary send format. Returns when it had read it all (UTC).
     /// </summary>
-    public static async Task<DateTime> ReadAsync(BenchCluster cluster, string database, string slot, string lastCommitLsn)
+    public static async Task<DateTime> ReadAsync(BenchCluster cluster, string database, string slot, string lastCommitLsn, bool binary)
     {
         var postgres = cluster.Postgres;
         var start = new ProcessStartInfo(Path.Combine(postgres.BinDir, "pg_recvlogical"))
@@ -30,6 +31,12 @@ internal static class RawReader
                      // -F 0: /dev/null cannot be fsynced.
                      "-f", "/dev/null", "-F", "0"])
             start.ArgumentList.Add(arg);
+        if (binary)
+        {
+            start.ArgumentList.Add("-o");
+            start.ArgumentList.Add("binary=true");
+        }
+
         start.Environment["PGPASSWORD"] = postgres.Password;
 
         using var process = Process.Start(start)!;

@@ -25,6 +25,7 @@ internal static class Report
             Row(output, "server decode, binary (no client), changes/s", limits.BinaryDecode, Count);
             Row(output, "server decode CPU (text), s per million changes", limits.DecodeCpuSecondsPerMillion, Seconds);
             Row(output, "raw reader (pg_recvlogical), changes/s", limits.Raw, Count);
+            Row(output, "raw reader, binary (pg_recvlogical -o binary=true), changes/s", limits.RawBinary, Count);
             Row(output, "raw reader / server decode", limits.RawOverDecode, Percent);
         }
 
@@ -69,14 +70,15 @@ internal static class Report
         output.WriteLine();
         output.WriteLine("Medians; spread = (highest - lowest) / median of the end-to-end runs; ratios are the median of each run's ratio.");
         output.WriteLine();
-        output.WriteLine("| workload | delivery | runs | changes | end to end changes/s | spread | raw reader changes/s | server decode changes/s | binary decode changes/s | e2e / raw | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |");
-        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| workload | delivery | runs | changes | end to end changes/s | spread | raw reader changes/s | binary raw reader changes/s | server decode changes/s | binary decode changes/s | e2e / raw | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             output.WriteLine(string.Join(" | ",
                 "| " + r.Name, r.Delivery, r.Runs.ToString(Invariant), Count(r.Changes), Count(r.EndToEndRate),
                 r.EndToEnd is { } e2e ? Percent(e2e.Spread) : "-",
-                r.Limits is { } l1 ? Count(l1.Raw.Median) : "-", r.Limits is { } l2 ? Count(l2.Decode.Median) : "-",
+                r.Limits is { } l1 ? Count(l1.Raw.Median) : "-", r.Limits is { } lb ? Count(lb.RawBinary.Median) : "-",
+                r.Limits is { } l2 ? Count(l2.Decode.Median) : "-",
                 r.Limits is { } l3 ? Count(l3.BinaryDecode.Median) : "-",
                 r.RawRatio is { } raw ? Percent(raw.Median) : "-", r.DecodeRatio is { } decode ? Percent(decode.Median) : "-",
                 Seconds(r.CpuSecondsPerMillion), r.PeakRssMb.ToString("0", Invariant),
