@@ -13,7 +13,25 @@ public class SnapshotResumeTests(PostgresFixture postgres, KafkaFixture kafka, I
     private const int Kills = 3;
 
     [Fact]
-    public async Task Three_sigkills_during_a_snapshot_read_again_at_most_parallelism_chunks_each_and_the_topic_replays_to_the_table()
+    public Task Three_sigkills_during_a_snapshot_read_again_at_most_parallelism_chunks_each_and_the_topic_replays_to_the_table() =>
+        SigkillsDuringASnapshotAsync("at_least_once");
+
+    /// <summary>
+    /// Exactly-once: the chunk rows and their progress commit in one Kafka transaction, so a kill's open
+    /// transaction is aborted whole by the next start. Not on the mock broker: it does not abort a killed
+    /// producer's open transaction when the next one initializes (rdkafka_mock_handlers.c,
+    /// InitProducerId only hands out a new producer id), so a progress record appended before the kill
+    /// reads as committed while some of its chunk's rows were never appended; tried there, 1 run in 5
+    /// reported 6-96 rows of the chunk before a resume point missing.
+    /// </summary>
+    [RealKafkaFact]
+    public Task Exactly_once_three_sigkills_during_a_snapshot_lose_nothing_and_resume_from_the_committed_progress() =>
+        SigkillsDuringASnapshotAsync("exactly_once");
+
+    // The rows of a kill's open (then aborted) transaction are read again too: one transaction's worth.
+    private const int TransactionMaxEvents = ChunkSize;
+
+    private async Task SigkillsDuringASnapshotAsync(string delivery)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, $"""
             CREATE SEQUENCE ver;
@@ -25,6 +43,7 @@ public class SnapshotResumeTests(PostgresFixture postgres, KafkaFixture kafka, I
         kafka.Mock?.CreateTopic(run.Topic("items"), partitions: 64);
         var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password,
+            replication: $"delivery = \"{delivery}\"\ntransaction_max_events = {TransactionMaxEvents}",
             snapshot: $"mode = \"initial\"\nchunk_size = {ChunkSize}\nparallelism = {Parallelism}"));
 
         using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = kafka.BootstrapServers, GroupId = "count-" + Guid.NewGuid() })
@@ -74,7 +93,7 @@ public class SnapshotResumeTests(PostgresFixture postgres, KafkaFixture kafka, I
         }
 
         var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(60));
-        var bound = Rows + Kills * Parallelism * ChunkSize;
+        var bound = Rows + (Kills * Parallelism * ChunkSize) + (delivery == "exactly_once" ? Kills * TransactionMaxEvents : 0);
         output.WriteLine($"{replay.Reads} READ events for {Rows} rows after {Kills} SIGKILLs (bound {bound}); {string.Join(" | ", resumes)}");
         Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
         Assert.Empty(replay.OrderViolations);
