@@ -87,7 +87,8 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
             EnableAutoCommit = false,
             EnablePartitionEof = true,
         };
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).Build();
+        // Connection failures are reported once, as the exception below; librdkafka would print every retry to stderr.
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         var deadline = DateTime.UtcNow + timeout;
 
         using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
