@@ -55,6 +55,8 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         await using var _ = state;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
+        if (context.Checkpoints is { } checkpoints)
+            await checkpoints.EnsureTopicAsync();
         var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
         context.Budget.Reset();

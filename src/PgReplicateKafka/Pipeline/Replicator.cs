@@ -117,7 +117,8 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             systemId = (await identify).SystemId;
             if (_checkpoints?.SystemId != systemId)
                 _checkpoints = new CheckpointStore(config, systemId, _logger);
-            await _checkpoints.EnsureTopicAsync();
+            // Awaited by the session before it reads the checkpoint.
+            _ = _checkpoints.EnsureTopicAsync();
         }
 
         var producer = producerFactory?.Invoke(systemId) ?? new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
