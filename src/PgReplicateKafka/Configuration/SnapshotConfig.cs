@@ -28,7 +28,7 @@ public sealed class SnapshotConfig
     public int Parallelism { get; init; } = 2;
 
     /// <summary>Rows per chunk (one keyset page between two watermarks).</summary>
-    public int ChunkSize { get; init; } = 10_000;
+    public int ChunkSize { get; init; } = 5_000;
 
     internal static SnapshotConfig Build(ConfigValues v)
     {

@@ -172,6 +172,8 @@ public sealed class ConfigurationTests
         Assert.Equal(defaults.Replication.TransactionMaxEvents, config.Replication.TransactionMaxEvents);
         Assert.Equal(defaults.Format.Binary, config.Format.Binary);
         Assert.Equal(defaults.Kafka.ConnectTimeout, config.Kafka.ConnectTimeout);
+        Assert.Equal(defaults.Snapshot.ChunkSize, config.Snapshot.ChunkSize);
+        Assert.Equal(defaults.Snapshot.Parallelism, config.Snapshot.Parallelism);
         Assert.False(config.Metrics.Enabled);
     }
 
