@@ -117,7 +117,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
             systemId = (await identify).SystemId;
             if (_checkpoints?.SystemId != systemId)
                 _checkpoints = new CheckpointStore(config, systemId, _logger);
-            // Awaited by the session before it reads the checkpoint.
+            // Started here to overlap PostgreSQL's checks; the session awaits it before reading the checkpoint.
             _ = _checkpoints.EnsureTopicAsync();
         }
 

@@ -29,8 +29,6 @@ public sealed partial class CheckpointStore(ReplicatorConfig config, string syst
     private readonly CompactedTopic _compacted = new(
         config.Kafka, config.Kafka.CheckpointTopic ?? $"{config.Kafka.TopicPrefix}.pg-replicate-kafka.checkpoints", Partitions, "checkpoint", logger);
 
-    private Task? _topic;
-
     public string Topic => _compacted.Name;
 
     /// <summary>The PostgreSQL cluster (IDENTIFY_SYSTEM's system id) the checkpoints are of.</summary>
@@ -45,17 +43,8 @@ public sealed partial class CheckpointStore(ReplicatorConfig config, string syst
             Lsn.Format(checkpoint.SlotOrigin), Lsn.Format(checkpoint.Lsn), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
         CheckpointJson.Default.ValueRecord);
 
-    /// <summary>
-    /// Creates the topic compacted, once (see <see cref="CompactedTopic"/>), on the thread pool: started
-    /// at start-up and awaited before the first read, it overlaps PostgreSQL's checks (about 100 ms).
-    /// A failed attempt is made again by the next call.
-    /// </summary>
-    public Task EnsureTopicAsync()
-    {
-        if (_topic is null || _topic.IsFaulted || _topic.IsCanceled)
-            _topic = Task.Run(_compacted.EnsureAsync);
-        return _topic;
-    }
+    /// <summary>Creates the topic compacted, once (see <see cref="CompactedTopic.EnsureAsync"/>).</summary>
+    public Task EnsureTopicAsync() => _compacted.EnsureAsync();
 
     /// <summary>
     /// The last committed checkpoint of this cluster, database and slot, or null when there is none.

@@ -18,14 +18,24 @@ internal sealed class CompactedTopic(KafkaConfig kafka, string topic, int partit
     private static readonly TimeSpan ControllerTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(10);
 
-    private volatile bool _ensured;
+    private volatile Task? _ensured;
 
     public string Name => topic;
 
-    public async Task EnsureAsync()
+    /// <summary>
+    /// Checks (and creates) the topic once, on the thread pool: its metadata request blocks, so a
+    /// caller can start it early (exactly-once start-up overlaps it with PostgreSQL's checks) and await
+    /// it later. An attempt that failed unexpectedly is made again by the next call.
+    /// </summary>
+    public Task EnsureAsync()
     {
-        if (_ensured)
-            return;
+        if (_ensured is null or { IsFaulted: true } or { IsCanceled: true })
+            _ensured = Task.Run(CheckOrCreateAsync);
+        return _ensured;
+    }
+
+    private async Task CheckOrCreateAsync()
+    {
         // A metadata request must never auto-create the topic uncompacted.
         var settings = new AdminClientConfig(KafkaSettings.Client(kafka)) { AllowAutoCreateTopics = false };
         using var admin = new AdminClientBuilder(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
@@ -43,8 +53,6 @@ internal sealed class CompactedTopic(KafkaConfig kafka, string topic, int partit
             // The producer reports what is really wrong with Kafka, with its own exit code.
             logger.LogDebug("{Purpose} topic {Topic} not created: {Reason}", purpose, topic, e.Message);
         }
-
-        _ensured = true;
     }
 
     private async Task CreateAsync(IAdminClient admin)
