@@ -15,7 +15,8 @@ namespace PgReplicateKafka.Pipeline;
 /// One replication connection: set-up (checks, slot, start position), the receive loop and the pump
 /// on their own tasks, and the confirm loop until a stop or a failure, then <see cref="SessionShutdown"/>.
 /// </summary>
-public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming, SnapshotBook? snapshotBook = null)
+/// <param name="kafkaChecked">The start-up's Kafka check, run while PostgreSQL is checked: awaited before Kafka is used, and before a PostgreSQL failure is reported, so Kafka's comes first.</param>
+public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming, SnapshotBook? snapshotBook = null, Task? kafkaChecked = null)
 {
     // Batches (of up to 256 messages, ReplicationStream) buffered between the receive loop and the pump; bytes are bounded by the budget.
     private const int ChannelCapacity = 32;
@@ -28,31 +29,21 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     public async Task RunAsync(CancellationToken stopToken)
     {
         var config = context.Config;
-        var catalog = await PostgresConnections.OpenCatalogAsync(config.Postgres, stopToken);
         SourceState state;
         try
         {
-            try
-            {
-                await StartupChecks.PostgresAsync(catalog, config, _logger, stopToken);
-            }
-            catch (SlotBusyException)
-            {
-                // A standby: everything else checked out, so later transient failures are waited out too.
-                progress.Verified = true;
-                throw;
-            }
-
-            progress.Verified = true;
-            state = await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
+            state = await PrepareSourceAsync(stopToken);
         }
         catch
         {
-            await catalog.DisposeAsync();
+            if (kafkaChecked is not null)
+                await kafkaChecked;
             throw;
         }
 
         await using var _ = state;
+        if (kafkaChecked is not null)
+            await kafkaChecked;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
         if (context.Checkpoints is { } checkpoints)
@@ -89,6 +80,34 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         scheduler?.Coordinator.ReleaseAll();
         if (failure is not null)
             throw failure;
+    }
+
+    /// <summary>The PostgreSQL side's checks and set-up: the slot, the publication's tables, the start position.</summary>
+    private async Task<SourceState> PrepareSourceAsync(CancellationToken stopToken)
+    {
+        var config = context.Config;
+        var catalog = await PostgresConnections.OpenCatalogAsync(config.Postgres, stopToken);
+        try
+        {
+            try
+            {
+                await StartupChecks.PostgresAsync(catalog, config, _logger, stopToken);
+            }
+            catch (SlotBusyException)
+            {
+                // A standby: everything else checked out, so later transient failures are waited out too.
+                progress.Verified = true;
+                throw;
+            }
+
+            progress.Verified = true;
+            return await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
+        }
+        catch
+        {
+            await catalog.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The session's start: <see cref="ResumeRule"/>, then the exactly-once checkpoint.</summary>

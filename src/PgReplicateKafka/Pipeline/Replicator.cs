@@ -29,6 +29,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private readonly StreamProgress _progress = new();
     private readonly SnapshotBook _snapshots = new(config, loggerFactory.CreateLogger<SnapshotBook>());
     private CheckpointStore? _checkpoints;
+    private Task _kafkaChecked = Task.CompletedTask;
     private bool _standbyLogged;
 
     /// <summary>The last LSN confirmed to PostgreSQL (0 before the first confirmation).</summary>
@@ -46,7 +47,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                 try
                 {
                     context ??= await BuildContextAsync(stopToken);
-                    session = new ReplicationSession(context, _progress, Streaming, _snapshots);
+                    session = new ReplicationSession(context, _progress, Streaming, _snapshots, _kafkaChecked);
                     await session.RunAsync(stopToken);
                     return;
                 }
@@ -105,16 +106,26 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
 
     private async Task<SessionContext> BuildContextAsync(CancellationToken ct)
     {
-        // The cluster names the transactional.id and the checkpoint key, so two clusters with the
-        // same database and slot names never fence each other or read each other's checkpoints. Asked
-        // while the Kafka check runs: each is a first connection, a few hundred milliseconds of start-up.
-        var identify = config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce ? Task.Run(() => ClusterIdentity.IdentifyAsync(config.Postgres, ct), ct) : null;
+        // The Kafka check runs while PostgreSQL is asked and checked (each is a first connection, a few
+        // hundred milliseconds of start-up); the session awaits it before it uses Kafka, and before it
+        // reports a PostgreSQL failure, so a Kafka failure still comes first (exit 4).
         if (!_progress.Established)
-            StartupChecks.Kafka(config.Kafka);
+            _kafkaChecked = Blocking.Run(() => StartupChecks.Kafka(config.Kafka));
+        // The cluster names the transactional.id and the checkpoint key, so two clusters with the
+        // same database and slot names never fence each other or read each other's checkpoints.
         string? systemId = null;
-        if (identify is not null)
+        if (config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce)
         {
-            systemId = (await identify).SystemId;
+            try
+            {
+                systemId = (await ClusterIdentity.IdentifyAsync(config.Postgres, ct)).SystemId;
+            }
+            catch
+            {
+                await _kafkaChecked;
+                throw;
+            }
+
             if (_checkpoints?.SystemId != systemId)
                 _checkpoints = new CheckpointStore(config, systemId, _logger);
             // Started here to overlap PostgreSQL's checks; the session awaits it before reading the checkpoint.

@@ -23,14 +23,14 @@ internal sealed class CompactedTopic(KafkaConfig kafka, string topic, int partit
     public string Name => topic;
 
     /// <summary>
-    /// Checks (and creates) the topic once, on the thread pool: its metadata request blocks, so a
+    /// Checks (and creates) the topic once, on a thread of its own: its metadata request blocks, so a
     /// caller can start it early (exactly-once start-up overlaps it with PostgreSQL's checks) and await
     /// it later. An attempt that failed unexpectedly is made again by the next call.
     /// </summary>
     public Task EnsureAsync()
     {
         if (_ensured is null or { IsFaulted: true } or { IsCanceled: true })
-            _ensured = Task.Run(CheckOrCreateAsync);
+            _ensured = Blocking.Run(CheckOrCreateAsync);
         return _ensured;
     }
 

@@ -13,8 +13,8 @@ public sealed class KafkaSink : IEventProducer
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
     private readonly TimeSpan _transactionTimeout;
-    private ErrorCode _lastWarning;
-    private long _lastWarningAt;
+    // Only the delivery thread reports errors.
+    private readonly Dictionary<ErrorCode, long> _warnedAt = [];
     private long _transactionStarted;
 
     /// <param name="systemId">The PostgreSQL cluster's system id: exactly-once derives the default transactional.id from it.</param>
@@ -159,16 +159,13 @@ public sealed class KafkaSink : IEventProducer
         }
         else
         {
-            // While brokers are away librdkafka reports the same error many times a second: say it
-            // once per interval at warning, the repeats at debug.
+            // While brokers are away librdkafka reports the same errors many times a second, two or
+            // three codes taking turns: say each once per interval at warning, the repeats at debug.
             var now = Environment.TickCount64;
-            var repeated = error.Code == _lastWarning && now - _lastWarningAt < 10_000;
+            var repeated = _warnedAt.TryGetValue(error.Code, out var warned) && now - warned < 10_000;
             _logger.Log(repeated ? LogLevel.Debug : LogLevel.Warning, "Kafka: {Reason} ({Code})", error.Reason, error.Code);
             if (!repeated)
-            {
-                _lastWarning = error.Code;
-                _lastWarningAt = now;
-            }
+                _warnedAt[error.Code] = now;
         }
     }
 

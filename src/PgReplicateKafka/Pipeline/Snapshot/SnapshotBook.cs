@@ -28,7 +28,7 @@ public sealed class SnapshotBook(ReplicatorConfig config, ILogger logger)
                 return new Dictionary<string, SnapshotTableProgress>(_tables);
         }
 
-        var read = await Task.Run(() => Store.ReadAll(config.Kafka.ConnectTimeout), ct);
+        var read = await Blocking.Run(() => Store.ReadAll(config.Kafka.ConnectTimeout)).WaitAsync(ct);
         lock (_gate)
         {
             _tables ??= new Dictionary<string, SnapshotTableProgress>(read);

@@ -129,6 +129,33 @@ public class CliOperationsTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Contains($"Kafka brokers {broker} did not answer", run.Output);
     }
 
+    [Theory]
+    [InlineData("at_least_once")]
+    [InlineData("exactly_once")]
+    public async Task Run_reports_unreachable_kafka_first_when_postgresql_refuses_too(string delivery)
+    {
+        // Kafka is checked while PostgreSQL is: the faster PostgreSQL failure must still wait for Kafka's verdict.
+        var database = await ReadyDatabaseAsync();
+        var broker = $"127.0.0.1:{PreflightTests.ClosedPort()}";
+        var config = await WriteAsync(Toml(database, passwordLine: "password = \"Not-The-Password\"", brokers: broker, slot: "slot_" + database)
+            + $"\n[replication]\ndelivery = \"{delivery}\"\n");
+
+        var run = await RunAsync(["run", "--config", config]);
+        Assert.True(run.ExitCode == 4, $"run: exit {run.ExitCode}:\n{run.Output}");
+        Assert.Contains($"Kafka brokers {broker} did not answer", run.Output);
+        // The producer may be connecting meanwhile: librdkafka's alternating reports are said once each.
+        Assert.True(Occurrences(run.Output, "(Local_Transport)") <= 1, run.Output);
+        Assert.True(Occurrences(run.Output, "(Local_AllBrokersDown)") <= 1, run.Output);
+    }
+
+    private static int Occurrences(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+            count++;
+        return count;
+    }
+
     [Fact]
     public async Task Status_shows_the_slot_as_text_and_json_then_slot_drop_removes_it()
     {
