@@ -47,6 +47,11 @@ internal sealed class BenchCluster : IAsyncDisposable
                 ["autovacuum"] = "off",
             }.Concat(ServerLog.Settings).ToDictionary(),
         });
+        // The socket raw reader logs in without a password (it speaks the protocol by hand, SCRAM left out).
+        await postgres.ExecuteAsync($"CREATE ROLE {SocketRawReader.Role} LOGIN REPLICATION");
+        var hba = Path.Combine(postgres.DataDirectory, "pg_hba.conf");
+        await File.WriteAllTextAsync(hba, $"host all {SocketRawReader.Role} 127.0.0.1/32 trust\n" + await File.ReadAllTextAsync(hba));
+        await postgres.ExecuteAsync("SELECT pg_reload_conf()");
         var kafka = MockKafkaCluster.Start(brokers: 1);
         var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka.BootstrapServers }).Build();
         return new BenchCluster(postgres, kafka, admin);

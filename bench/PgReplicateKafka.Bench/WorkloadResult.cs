@@ -53,11 +53,14 @@ internal sealed record WorkloadResult
 /// <summary>The upper bounds a replicator is compared with, measured on the same WAL in the same runs.</summary>
 /// <param name="Raw">pg_recvlogical reading and discarding the pgoutput stream, changes/s.</param>
 /// <param name="RawBinary">The same with pgoutput's binary option: what a binary-mode client could reach at best, changes/s.</param>
+/// <param name="SocketRaw">The socket raw reader (<see cref="SocketRawReader"/>): the protocol on a bare socket, read in large, paced receives, changes/s.</param>
+/// <param name="Ceiling">The faster of pg_recvlogical and the socket raw reader, run by run: what the replicator is compared with, changes/s.</param>
 /// <param name="Decode">The server decoding the WAL into pgoutput text messages, with no client, changes/s.</param>
 /// <param name="BinaryDecode">The same with pgoutput's binary option (values in their binary send format), changes/s.</param>
 /// <param name="DecodeCpuSecondsPerMillion">The decoding backend's CPU per million changes (text).</param>
-/// <param name="RawOverDecode">Raw reader ÷ server decode, run by run: what the network and a client cost PostgreSQL.</param>
-internal sealed record ReaderLimits(Measured Raw, Measured RawBinary, Measured Decode, Measured BinaryDecode, Measured DecodeCpuSecondsPerMillion, Measured RawOverDecode);
+/// <param name="RawOverDecode">Ceiling ÷ server decode, run by run: what the network and a client cost PostgreSQL.</param>
+internal sealed record ReaderLimits(
+    Measured Raw, Measured RawBinary, Measured SocketRaw, Measured Ceiling, Measured Decode, Measured BinaryDecode, Measured DecodeCpuSecondsPerMillion, Measured RawOverDecode);
 
 /// <summary>One figure over several runs.</summary>
 internal sealed record Measured(double Median, double Min, double Max)
