@@ -4,9 +4,10 @@ using PgReplicateKafka.Events;
 namespace PgReplicateKafka.Source;
 
 /// <summary>
-/// Hands the receive loop's messages to the pipeline in batches (<see cref="SourceBatch"/>), each at a commit or
-/// when <see cref="BatchSize"/> are held. pgoutput (protocol 1) sends a transaction whole at its commit, so a
-/// batch never waits for changes PostgreSQL has yet to send. Only the receive loop calls it.
+/// Hands the receive loop's messages to the pipeline in batches (<see cref="SourceBatch"/>): when the receive
+/// loop is about to wait for the server while it holds a commit, when it waits for room, or when
+/// <see cref="BatchSize"/> are held. So a complete transaction never waits for messages PostgreSQL has yet
+/// to send, and a burst of small transactions crosses in few batches. Only the receive loop calls it.
 /// </summary>
 internal sealed class HandOver(ChannelWriter<SourceMessage> output, StreamGate gate)
 {
@@ -14,19 +15,24 @@ internal sealed class HandOver(ChannelWriter<SourceMessage> output, StreamGate g
 
     private List<SourceMessage> _batch = new(BatchSize);
 
+    /// <summary>A commit is among the held messages: a transaction is complete and waits for the next batch.</summary>
+    public bool HoldsCommit { get; private set; }
+
     public ValueTask WriteAsync(SourceMessage message, CancellationToken ct)
     {
         _batch.Add(message);
+        HoldsCommit |= message is TransactionCommitted;
         return _batch.Count >= BatchSize ? FlushAsync(ct) : ValueTask.CompletedTask;
     }
 
-    /// <summary>Hands over what is held now: at a commit, and before the receive loop waits for room.</summary>
+    /// <summary>Hands over what is held now.</summary>
     public async ValueTask FlushAsync(CancellationToken ct)
     {
         if (_batch.Count == 0)
             return;
         var batch = new SourceBatch(_batch);
         _batch = new List<SourceMessage>(BatchSize);
+        HoldsCommit = false;
         try
         {
             await output.WriteAsync(batch, ct);

@@ -100,8 +100,19 @@ public sealed class ReplicationStream : IAsyncDisposable
         var slot = new PgOutputReplicationSlot(_config.Postgres.SlotName);
         try
         {
-            await foreach (var data in _connection.StartLogicalReplication(slot, ct, _startLsn, StreamOptions()))
+            await using var messages = _connection.StartLogicalReplication(slot, ct, _startLsn, StreamOptions()).GetAsyncEnumerator(ct);
+            while (true)
             {
+                // Npgsql answers from its buffer without waiting while a burst lasts: complete
+                // transactions are handed over when the next message has to be waited for, so a burst
+                // of small transactions crosses to the pump in few batches, and none waits for more.
+                // (Not inside a transaction: its messages often arrive a packet each.)
+                var next = messages.MoveNextAsync();
+                if (!next.IsCompleted && _handOver.HoldsCommit)
+                    await _handOver.FlushAsync(ct);
+                if (!await next)
+                    break;
+                var data = messages.Current;
                 if (_gate.Stopped)
                     continue;
                 var length = checked((int)data.Data.Length);
@@ -233,10 +244,14 @@ public sealed class ReplicationStream : IAsyncDisposable
                 var transaction = CurrentTransaction();
                 transaction.EndLsn = reader.ReadUInt64();
                 await _handOver.WriteAsync(new TransactionCommitted(transaction), ct);
-                await _handOver.FlushAsync(ct);
                 _transaction = null;
                 if (_gate.Committed(transaction.EndLsn))
+                {
+                    // The stop takes effect with this commit: it is handed over before the output closes.
+                    await _handOver.FlushAsync(ct);
                     _output.TryComplete();
+                }
+
                 break;
 
             case (byte)'M':

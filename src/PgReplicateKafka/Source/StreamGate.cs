@@ -29,7 +29,7 @@ public sealed class StreamGate
             _inTransaction = true;
     }
 
-    /// <summary>A commit was handed over; returns true when a pending stop took effect with it.</summary>
+    /// <summary>A commit was handed over or is held for the next batch; returns true when a pending stop took effect with it.</summary>
     public bool Committed(ulong endLsn)
     {
         lock (_gate)
@@ -59,8 +59,9 @@ public sealed class StreamGate
 
     /// <summary>
     /// The position a fully idle pipeline may confirm: the server's last reported position, provided
-    /// no transaction is open. Every commit before it was handed over already (messages arrive in
-    /// order), so the caller must also check that all <paramref name="forwardedCommits"/> are delivered.
+    /// no transaction is open. Every commit before it was counted already (messages arrive in order),
+    /// so the caller must also check that the pump has seen all <paramref name="forwardedCommits"/>
+    /// (some may still be held for the next batch) and that they are delivered.
     /// </summary>
     public bool TryGetIdlePosition(ulong lastReceivedLsn, out ulong lsn, out long forwardedCommits)
     {

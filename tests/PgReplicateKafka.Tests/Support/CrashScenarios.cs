@@ -85,12 +85,17 @@ public static class CrashScenarios
         return (workload.Changes, await CrashWorkload.VerifyAsync(run, bootstrap, workload.Changes));
     }
 
-    /// <summary>Waits until the slot is confirmed up to the server's current WAL (everything delivered), then SIGTERM: exit 0.</summary>
+    /// <summary>
+    /// Waits until the process streams and the slot is confirmed up to the server's current WAL (everything
+    /// delivered), then SIGTERM: exit 0. Streaming first: a process killed after it confirmed everything
+    /// leaves nothing to wait for, and a SIGTERM in a process's first milliseconds, before any program
+    /// code runs, ends it with the runtime's default (143), not a graceful stop.
+    /// </summary>
     private static async Task StopWhenDeliveredAsync(ReplicatorRun run, CliProcess process)
     {
         var end = await run.CurrentWalLsnAsync();
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (await run.ConfirmedFlushLsnAsync() < end)
+        while (!process.Output.Contains("Streaming publication") || await run.ConfirmedFlushLsnAsync() < end)
         {
             Assert.True(DateTime.UtcNow < deadline, $"the replicator did not catch up. Output:\n{process.Output}");
             await Task.Delay(100);

@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using static PgReplicateKafka.Tests.Support.ChangeMessage;
 
 namespace PgReplicateKafka.Tests.Integration.Streaming;
@@ -122,6 +123,38 @@ public class ReplicationTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(body, (string)full[1].After!["body"]!);
         Assert.Equal(body, (string)full[1].Before!["body"]!);
         Assert.Equal("a", (string)full[1].Before!["title"]!);
+    }
+
+    [Fact]
+    public async Task A_stop_inside_a_transaction_delivers_that_transaction_whole_then_confirms_it()
+    {
+        const int Rows = 200_000;
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY)");
+        // Counted by end offsets, not consumed: past the mock broker's retention too.
+        kafka.Mock?.CreateTopic(run.Topic("items"), partitions: 8);
+        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = kafka.BootstrapServers, GroupId = "count-" + Guid.NewGuid() })
+            .SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        using var admin = new DependentAdminClientBuilder(counter.Handle).Build();
+        long Produced() => admin.GetMetadata(run.Topic("items"), TimeSpan.FromSeconds(10)).Topics.Single().Partitions
+            .Sum(p => counter.QueryWatermarkOffsets(new TopicPartition(run.Topic("items"), p.PartitionId), TimeSpan.FromSeconds(10)).High.Value);
+
+        await run.StartAsync();
+        await run.ExecuteAsync($"INSERT INTO items SELECT g FROM generate_series(1, {Rows}) g");
+        var committed = await run.CurrentWalLsnAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        long before;
+        while ((before = Produced()) < 1000)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the transaction's first events did not reach Kafka within 60 s");
+            await Task.Delay(20);
+        }
+
+        await run.StopAsync();
+
+        Assert.True(before < Rows, "the whole transaction was delivered before the stop: the test stopped too late to show anything");
+        Assert.Equal(Rows, Produced());
+        // The commit's end lies at most a background record or two before the position read after it.
+        Assert.True(await run.ConfirmedFlushLsnAsync() >= committed - 1024, "the stop did not confirm the transaction it delivered");
     }
 
     [Fact]

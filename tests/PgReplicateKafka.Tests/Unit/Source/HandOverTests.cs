@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Source;
+using PgReplicateKafka.Source.Snapshot;
 
 namespace PgReplicateKafka.Tests.Unit.Source;
 
@@ -31,6 +32,24 @@ public class HandOverTests
         Assert.True(channel.Reader.TryRead(out var second));
         Assert.False(channel.Reader.TryRead(out _));
         Assert.Equal(sent, [.. ((SourceBatch)first).Messages, .. ((SourceBatch)second).Messages]);
+    }
+
+    [Fact]
+    public async Task It_says_when_a_commit_is_held_until_the_batch_is_handed_over()
+    {
+        var channel = Channel.CreateUnbounded<SourceMessage>();
+        var handOver = new HandOver(channel.Writer, new StreamGate());
+        Assert.False(handOver.HoldsCommit);
+
+        await handOver.WriteAsync(new SnapshotMarker(new Watermark(WatermarkKind.Low, "s", "public.t", 1), 1, Transaction), CancellationToken.None);
+        Assert.False(handOver.HoldsCommit);
+        await handOver.WriteAsync(new TransactionCommitted(Transaction), CancellationToken.None);
+        await handOver.WriteAsync(new SnapshotMarker(new Watermark(WatermarkKind.High, "s", "public.t", 1), 2, Transaction), CancellationToken.None);
+        Assert.True(handOver.HoldsCommit);
+
+        await handOver.FlushAsync(CancellationToken.None);
+        Assert.False(handOver.HoldsCommit);
+        Assert.Equal(3, Assert.IsType<SourceBatch>(await channel.Reader.ReadAsync()).Messages.Count);
     }
 
     [Fact]
