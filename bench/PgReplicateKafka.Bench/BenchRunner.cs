@@ -24,8 +24,9 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
 
-    private async Task<IReadOnlyList<WorkloadResult>> SnapshotAsync(string shape) =>
-        [await new SnapshotWorkload(cluster, progress, options).RunAsync(shape, options.SnapshotRows, database => ReplicatorConfig(database, database, "at_least_once", snapshotMode: "initial_only"), replicatorLog)];
+    private Task<IReadOnlyList<WorkloadResult>> SnapshotAsync(string shape) =>
+        new SnapshotWorkload(cluster, progress, options).RunAsync(
+            shape, options.SnapshotRows, (database, slot, delivery, prefix) => ReplicatorConfig(database, slot, delivery, snapshotMode: "initial_only", topicPrefix: prefix), replicatorLog);
 
     /// <summary>
     /// Writes the workload after creating the origin slot, with nothing reading, then reads the same

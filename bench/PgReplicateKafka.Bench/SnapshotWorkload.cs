@@ -13,15 +13,15 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
     // A replicator that acknowledges nothing for this long is stuck, not slow.
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
 
-    public async Task<WorkloadResult> RunAsync(string shape, int rows, Func<string, string> config, TextWriter? replicatorLog)
+    /// <param name="config">The replicator's TOML for a database, a slot, a delivery mode and a topic prefix.</param>
+    public async Task<IReadOnlyList<WorkloadResult>> RunAsync(string shape, int rows, Func<string, string, string, string, string> config, TextWriter? replicatorLog)
     {
         var (createTable, table, fill) = shape == "users"
             ? (Workloads.UsersTable, "users", (Func<string, Task>)(cs => Workloads.BulkAsync(cs, rows)))
             : (Workloads.WideTable, "wide", cs => Workloads.WideAsync(cs, rows));
         var name = $"snapshot-{shape}";
         var database = "bench_snapshot_" + shape;
-        var topic = $"{database}.public.{table}";
-        var connectionString = await cluster.PrepareAsync(database, createTable, topic);
+        var connectionString = await cluster.PrepareAsync(database, createTable, $"{database}.public.{table}");
         var description = $"initial snapshot of {rows:N0} rows of {table} ([snapshot] mode = \"initial_only\"); ceiling: COPY (SELECT …) TO STDOUT";
 
         progress.WriteLine($"[{name}] filling {table} with {rows:N0} rows");
@@ -33,32 +33,46 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
         progress.WriteLine($"[{name}] COPY (SELECT * FROM public.{table}) TO STDOUT, discarded");
         var copyTime = await CopyOutAsync(connectionString, table);
 
-        progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka");
-        var clock = Stopwatch.StartNew();
-        using var replicator = ReplicatorProcess.Start(config(database), options, clock, replicatorLog);
-        // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
-        var (done, cpu, peakRss) = await WaitForRowsAsync(topic, rows, replicator, clock);
-        var exitCode = await WaitForExitAsync(replicator);
-        if (exitCode != 0)
-            throw new InvalidOperationException($"the snapshot run exited with code {exitCode}, not 0:\n{replicator.Output}");
-        var startup = replicator.Ready.IsCompletedSuccessfully ? replicator.Ready.Result : TimeSpan.Zero;
-        await cluster.DropSlotsAsync(database);
-
-        return new WorkloadResult
+        var results = new List<WorkloadResult>();
+        foreach (var delivery in options.Deliveries)
         {
-            Name = name,
-            Description = description,
-            Changes = rows,
-            WriteTime = writeTime,
-            StartupTime = startup,
-            // From process start: a snapshot's rows flow from the first page on, so start-up is part of its cost.
-            EndToEndRate = rows / done.TotalSeconds,
-            EndToEnd = Measured.Of([rows / done.TotalSeconds]),
-            CopyRate = rows / copyTime.TotalSeconds,
-            RawRatio = Measured.Of([rows / done.TotalSeconds / (rows / copyTime.TotalSeconds)]),
-            CpuSecondsPerMillion = cpu / rows * 1e6,
-            PeakRssMb = peakRss / 1048576.0,
-        };
+            // Each mode on its own slot and topics (so its own snapshot progress): each snapshots the whole table.
+            var exactlyOnce = delivery == "exactly_once";
+            var prefix = exactlyOnce ? database + "_eos" : database;
+            var topic = $"{prefix}.public.{table}";
+            if (exactlyOnce)
+                cluster.Kafka.CreateTopic(topic, BenchCluster.Partitions);
+            progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka, {delivery}");
+            var clock = Stopwatch.StartNew();
+            using var replicator = ReplicatorProcess.Start(config(database, prefix, delivery, prefix), options, clock, replicatorLog);
+            // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
+            // Exactly-once: end offsets count transaction markers too, so the end is the exit, which
+            // initial_only reaches once the last chunk's transaction is committed (its shutdown included).
+            var (done, cpu, peakRss) = await WaitForRowsAsync(topic, exactlyOnce ? long.MaxValue : rows, replicator, clock);
+            var exitCode = await WaitForExitAsync(replicator);
+            if (exitCode != 0)
+                throw new InvalidOperationException($"the snapshot run exited with code {exitCode}, not 0:\n{replicator.Output}");
+            var startup = replicator.Ready.IsCompletedSuccessfully ? replicator.Ready.Result : TimeSpan.Zero;
+            results.Add(new WorkloadResult
+            {
+                Name = name,
+                Description = description,
+                Delivery = delivery,
+                Changes = rows,
+                WriteTime = writeTime,
+                StartupTime = startup,
+                // From process start: a snapshot's rows flow from the first page on, so start-up is part of its cost.
+                EndToEndRate = rows / done.TotalSeconds,
+                EndToEnd = Measured.Of([rows / done.TotalSeconds]),
+                CopyRate = rows / copyTime.TotalSeconds,
+                RawRatio = Measured.Of([rows / done.TotalSeconds / (rows / copyTime.TotalSeconds)]),
+                CpuSecondsPerMillion = cpu / rows * 1e6,
+                PeakRssMb = peakRss / 1048576.0,
+            });
+        }
+
+        await cluster.DropSlotsAsync(database);
+        return results;
     }
 
     private static async Task<TimeSpan> CopyOutAsync(string connectionString, string table)
@@ -90,6 +104,8 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
             var count = await cluster.AcknowledgedAsync(topic);
             var now = clock.Elapsed;
             if (count >= expected)
+                return (now, cpu, peakRss);
+            if (replicator.HasExited && expected == long.MaxValue)
                 return (now, cpu, peakRss);
             if (replicator.HasExited)
                 throw new InvalidOperationException($"the replicator exited after {count:N0} of {expected:N0} rows:\n{replicator.Output}");
