@@ -6,7 +6,12 @@ namespace PgReplicateKafka.Tests.Integration.Streaming;
 [Collection(IntegrationCollection.Name)]
 public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka, ITestOutputHelper output)
 {
-    private const long PeakRssLimit = 300L * 1024 * 1024;
+    private const long PeakRssLimit = 200L * 1024 * 1024;
+
+    // A 5 MB row exists several times over while in flight (the row, its JSON, librdkafka's copy and
+    // LZ4's) and leaves large-object garbage until a gen-2 collection: 272-309 MiB measured on
+    // 2026-12-03 (the limit was 300 and failed CI once), against the 1 GB the transaction holds.
+    private const long LargeRowPeakRssLimit = 350L * 1024 * 1024;
 
     [Fact]
     public async Task A_transaction_of_500_000_rows_streams_with_bounded_memory()
@@ -30,7 +35,7 @@ public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka,
                 [kafka.properties]
                 message.max.bytes = 6000000
                 """);
-        Assert.True(peak < PeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {PeakRssLimit / 1048576} MiB");
+        Assert.True(peak < LargeRowPeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {LargeRowPeakRssLimit / 1048576} MiB");
     }
 
     private async Task<long> MeasurePeakRssAsync(string setupSql, string workloadSql, string extraToml)
