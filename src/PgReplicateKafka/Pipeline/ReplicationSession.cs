@@ -15,7 +15,7 @@ namespace PgReplicateKafka.Pipeline;
 /// One replication connection: set-up (checks, slot, start position), the receive loop and the pump
 /// on their own tasks, and the confirm loop until a stop or a failure, then <see cref="SessionShutdown"/>.
 /// </summary>
-/// <param name="kafkaChecked">The start-up's Kafka check, run while PostgreSQL is checked: awaited before Kafka is used, and before a PostgreSQL failure is reported, so Kafka's comes first.</param>
+/// <param name="kafkaChecked">The start-up's Kafka check, run while PostgreSQL is checked: awaited before the slot is created or Kafka used, and before a PostgreSQL failure is reported, so Kafka's comes first.</param>
 public sealed class ReplicationSession(SessionContext context, StreamProgress progress, Action onStreaming, SnapshotBook? snapshotBook = null, Task? kafkaChecked = null)
 {
     // Batches (of up to 256 messages, ReplicationStream) buffered between the receive loop and the pump; bytes are bounded by the budget.
@@ -42,8 +42,6 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         }
 
         await using var _ = state;
-        if (kafkaChecked is not null)
-            await kafkaChecked;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
         if (context.Checkpoints is { } checkpoints)
@@ -101,6 +99,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
             }
 
             progress.Verified = true;
+            // Before the slot is created: a run that cannot reach Kafka must not leave a slot retaining WAL.
+            if (kafkaChecked is not null)
+                await kafkaChecked;
             return await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
         }
         catch

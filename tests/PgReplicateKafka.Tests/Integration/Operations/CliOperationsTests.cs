@@ -127,6 +127,8 @@ public class CliOperationsTests(PostgresFixture postgres, KafkaFixture kafka)
         var run = await RunAsync(["run", "--config", config]);
         Assert.True(run.ExitCode == 4, $"run: exit {run.ExitCode}:\n{run.Output}");
         Assert.Contains($"Kafka brokers {broker} did not answer", run.Output);
+        // Kafka is checked while PostgreSQL is, but the slot waits for Kafka's verdict: no slot retains WAL for a run that never streamed.
+        Assert.Equal(0L, await postgres.Cluster.ScalarAsync<long>($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'slot_{database}'"));
     }
 
     [Theory]
