@@ -53,13 +53,7 @@ public sealed partial class CheckpointStore(ReplicatorConfig config, string syst
     /// </summary>
     public Checkpoint? ReadLast(TimeSpan timeout)
     {
-        var settings = new ConsumerConfig(KafkaSettings.Client(config.Kafka))
-        {
-            GroupId = "pg-replicate-kafka-checkpoint-reader",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            EnableAutoCommit = false,
-            EnablePartitionEof = true,
-        };
+        var settings = KafkaSettings.ReadToEnd(config.Kafka, "pg-replicate-kafka-checkpoint-reader");
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         var watch = Stopwatch.StartNew();
         TopicPartition partition;

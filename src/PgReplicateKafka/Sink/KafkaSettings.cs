@@ -25,6 +25,22 @@ public static class KafkaSettings
         return settings;
     }
 
+    /// <summary>
+    /// A consumer that reads a topic of ours to its end once (checkpoints, snapshot progress, verify):
+    /// read_committed, no group offsets, end-of-partition events. librdkafka reports the end only in
+    /// the fetch after the one that reached it, and the broker holds that fetch open for
+    /// fetch.wait.max.ms (500 ms by default) waiting for new records: every start-up that found a
+    /// checkpoint waited that long.
+    /// </summary>
+    public static ConsumerConfig ReadToEnd(KafkaConfig config, string groupId) => new(Client(config))
+    {
+        GroupId = groupId,
+        IsolationLevel = IsolationLevel.ReadCommitted,
+        EnableAutoCommit = false,
+        EnablePartitionEof = true,
+        FetchWaitMaxMs = 10,
+    };
+
     /// <summary>The librdkafka settings: the required ones, ours, then [kafka.properties] on top.</summary>
     /// <param name="systemId">The PostgreSQL cluster's system id, for the default transactional.id (exactly-once only).</param>
     public static ProducerConfig Producer(ReplicatorConfig replicator, string? systemId = null)

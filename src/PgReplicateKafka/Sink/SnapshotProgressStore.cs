@@ -80,13 +80,7 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
     /// </summary>
     public IReadOnlyDictionary<string, SnapshotTableProgress> ReadAll(TimeSpan timeout)
     {
-        var settings = new ConsumerConfig(KafkaSettings.Client(config.Kafka))
-        {
-            GroupId = "pg-replicate-kafka-snapshot-reader",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            EnableAutoCommit = false,
-            EnablePartitionEof = true,
-        };
+        var settings = KafkaSettings.ReadToEnd(config.Kafka, "pg-replicate-kafka-snapshot-reader");
         // Connection failures are reported once, as the exception below; librdkafka would print every retry to stderr.
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         var deadline = DateTime.UtcNow + timeout;

@@ -15,13 +15,7 @@ public static class TopicReader
     /// </summary>
     public static int ReadToEnd(KafkaConfig config, string topic, Action<byte[]?, byte[]?> onRecord, CancellationToken ct)
     {
-        var settings = new ConsumerConfig(KafkaSettings.Client(config))
-        {
-            GroupId = "pg-replicate-kafka-verify",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            EnableAutoCommit = false,
-            EnablePartitionEof = true,
-        };
+        var settings = KafkaSettings.ReadToEnd(config, "pg-replicate-kafka-verify");
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings)
             .SetErrorHandler((_, _) => { })
             .SetLogHandler((_, _) => { })
