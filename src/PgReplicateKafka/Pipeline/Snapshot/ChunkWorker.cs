@@ -63,9 +63,12 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
 
             retryDelay = MinRetryDelay;
             await WaitDeliveredAsync(result, ct);
-            if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
-                await SaveAsync(progress, ct);
-            book.Set(progress);
+            await job.SaveInOrderAsync(result.Version, async () =>
+            {
+                if (context.Config.Replication.Delivery != Configuration.DeliveryGuarantee.ExactlyOnce)
+                    await SaveAsync(progress, ct);
+                book.Set(progress);
+            }, ct);
 
             _metrics.ChunkAcknowledged(job.Table.QualifiedName, rows.Rows.Count, result.Dropped);
             after = rows.LastKey ?? after;

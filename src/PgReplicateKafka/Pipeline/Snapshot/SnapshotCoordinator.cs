@@ -108,14 +108,14 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
         foreach (var row in survivors)
             await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
 
-        var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped);
+        var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped, out var version);
         if (progressInTransaction)
         {
             var record = store.Record(progress);
             await produceRecord(store.Topic, record.Key!, record.Value!);
         }
 
-        chunk.Completion.TrySetResult(new ChunkResult(marker.Transaction, survivors.Count, chunk.Window.Dropped, progress));
+        chunk.Completion.TrySetResult(new ChunkResult(marker.Transaction, survivors.Count, chunk.Window.Dropped, progress, version));
     }
 
     /// <summary>What a READ event of <paramref name="row"/> counts in the in-flight budget until it is serialized (as <see cref="ChangeEvent.ByteSize"/>).</summary>

@@ -20,6 +20,9 @@ internal sealed class RangeState(KeyRange range, string[]? lastKey, bool done)
 internal sealed class TableJob
 {
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _saving = new(1, 1);
+    private long _advanced;
+    private long _saved;
 
     public TableJob(SnapshotTable table, TableInfo info, string snapshotId, IReadOnlyList<RangeState> ranges, long rowsRead, string? where)
     {
@@ -61,17 +64,44 @@ internal sealed class TableJob
         }
     }
 
-    /// <summary>The high watermark of a chunk of range <paramref name="range"/> passed: returns the table's progress record at this point of the stream.</summary>
-    public SnapshotTableProgress Advance(int range, SnapshotChunk chunk, int dropped)
+    /// <summary>
+    /// The high watermark of a chunk of range <paramref name="range"/> passed: returns the table's progress
+    /// record at this point of the stream, and its place among this table's records (<paramref name="version"/>).
+    /// </summary>
+    public SnapshotTableProgress Advance(int range, SnapshotChunk chunk, int dropped, out long version)
     {
         lock (_gate)
         {
+            version = ++_advanced;
             Dropped += dropped;
             var state = Ranges[range];
             state.LastKey = chunk.LastKey ?? state.LastKey;
             state.Done = chunk.IsLast;
             RowsRead += chunk.Rows.Count;
             return Capture();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="save"/> for the progress record of <paramref name="version"/>, one at a time, unless a
+    /// newer record of this table was saved already: the readers of a table's ranges wait for Kafka side by side
+    /// and may finish in either order, and the newest record in the topic must be the newest progress.
+    /// </summary>
+    /// <returns>False when the record was older than one saved, and skipped.</returns>
+    public async Task<bool> SaveInOrderAsync(long version, Func<Task> save, CancellationToken ct)
+    {
+        await _saving.WaitAsync(ct);
+        try
+        {
+            if (version <= _saved)
+                return false;
+            await save();
+            _saved = version;
+            return true;
+        }
+        finally
+        {
+            _saving.Release();
         }
     }
 
@@ -99,7 +129,8 @@ internal sealed class TableJob
 /// <summary>The outcome of a chunk at its high watermark.</summary>
 /// <param name="Transaction">The high watermark's transaction: once it is delivered, so are the chunk's READ events.</param>
 /// <param name="Progress">Null when nothing was emitted because the read missed a transaction the stream carried before the window: read the chunk again.</param>
-internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress? Progress);
+/// <param name="Version">The progress record's place among its table's records (<see cref="TableJob.Advance"/>).</param>
+internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress? Progress, long Version = 0);
 
 /// <summary>A chunk between its watermarks: registered before the low one is written, its rows set before the high one is.</summary>
 internal sealed class PendingChunk(TableJob job, int range, long id)
