@@ -97,7 +97,7 @@ public sealed class ReplicatorMetrics
         return children;
     }
 
-    /// <summary>Kafka acknowledged an event; runs on librdkafka's delivery thread.</summary>
+    /// <summary>Kafka acknowledged an event; runs where the producer's delivery reports are served.</summary>
     public void EventAcknowledged(DateTime commitTimestamp, int bytes)
     {
         _lagSeconds.Set(Math.Max(0, (DateTime.UtcNow - commitTimestamp).TotalSeconds));
@@ -105,7 +105,7 @@ public sealed class ReplicatorMetrics
         _inFlightBytes.Dec(bytes);
     }
 
-    /// <summary>Kafka reported an event as not delivered; runs on librdkafka's delivery thread.</summary>
+    /// <summary>Kafka reported an event as not delivered; runs where the producer's delivery reports are served.</summary>
     public void EventFailed(int bytes)
     {
         _deliveryErrors.Inc();

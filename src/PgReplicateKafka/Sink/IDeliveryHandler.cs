@@ -2,7 +2,7 @@ using Confluent.Kafka;
 
 namespace PgReplicateKafka.Sink;
 
-/// <summary>Told once of each produced message's outcome, on the producer's delivery thread; must not throw.</summary>
+/// <summary>Told once of each produced message's outcome, on whichever thread serves the producer's reports (its delivery thread, or a thread producing); must not throw.</summary>
 public interface IDeliveryHandler
 {
     /// <param name="failure">Null when Kafka acknowledged the message; else why it never will.</param>

@@ -16,7 +16,7 @@ public interface IEventProducer : IDisposable
 
     /// <summary>
     /// Hands a message over; waits while the producer's queue is full (backpressure) instead of
-    /// failing. <paramref name="onDelivery"/> is told of the outcome once, on the producer's delivery thread. Other refusals
+    /// failing. <paramref name="onDelivery"/> is told of the outcome once, on whichever thread serves the producer's reports (possibly this one, during a later call). Other refusals
     /// (e.g. a message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
     /// <paramref name="headers"/> are copied when the call returns, so the caller may share their parts between messages.
     /// </summary>

@@ -13,7 +13,8 @@ public sealed class KafkaSink : IEventProducer
     private readonly ILogger _logger;
     private volatile Exception? _fatal;
     private readonly TimeSpan _transactionTimeout;
-    // Only the delivery thread reports errors.
+    // Errors are reported wherever librdkafka's queue is served: the delivery thread, or a producing thread.
+    private readonly Lock _warnedGate = new();
     private readonly Dictionary<ErrorCode, long> _warnedAt = [];
     private long _transactionStarted;
 
@@ -162,10 +163,15 @@ public sealed class KafkaSink : IEventProducer
             // While brokers are away librdkafka reports the same errors many times a second, two or
             // three codes taking turns: say each once per interval at warning, the repeats at debug.
             var now = Environment.TickCount64;
-            var repeated = _warnedAt.TryGetValue(error.Code, out var warned) && now - warned < 10_000;
+            bool repeated;
+            lock (_warnedGate)
+            {
+                repeated = _warnedAt.TryGetValue(error.Code, out var warned) && now - warned < 10_000;
+                if (!repeated)
+                    _warnedAt[error.Code] = now;
+            }
+
             _logger.Log(repeated ? LogLevel.Debug : LogLevel.Warning, "Kafka: {Reason} ({Code})", error.Reason, error.Code);
-            if (!repeated)
-                _warnedAt[error.Code] = now;
         }
     }
 
