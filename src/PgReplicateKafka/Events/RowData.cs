@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace PgReplicateKafka.Events;
 
@@ -24,6 +25,8 @@ public sealed class RowData
     private readonly int[] _offsets;
     private readonly int[] _lengths;
 
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RowData(int columnCount, int expectedBytes)
     {
         ColumnCount = columnCount;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -16,6 +17,14 @@ namespace PgReplicateKafka.Pipeline;
 /// The work taken off the receive loop: serializes each change to JSON and hands it to the delivery
 /// mode, registering every transaction in commit order.
 /// </summary>
+/// <remarks>
+/// Per change the work is synchronous (<see cref="Handle"/>, <see cref="Produce"/>, <see cref="Send"/>), with an
+/// async continuation only where a call has to wait. Those methods and the serializers they call are JIT-compiled
+/// fully optimized at their first call (<see cref="MethodImplOptions.AggressiveOptimization"/>): under tiered
+/// compilation they ran their unoptimized first tier for the first seconds of a stream (about half of the pump's
+/// samples in the first 3 s of a bulk run, docs/benchmarks.md, optimisation 15), and an async method's state
+/// machine cannot be given that attribute.
+/// </remarks>
 public sealed class EventPump(
     ReplicatorConfig config, IDeliveryMode delivery, TopicRouter topics, InFlightBudget budget, ReplicatorMetrics metrics, ILogger logger,
     IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels = null,
@@ -45,12 +54,16 @@ public sealed class EventPump(
                 {
                     if (message is SourceBatch batch)
                     {
-                        foreach (var item in batch.Messages)
-                            await HandleAsync(item, ct);
+                        var messages = batch.Messages;
+                        for (var next = 0; next < messages.Count;)
+                        {
+                            next = HandleUntilWait(messages, next, ct, out var wait);
+                            await wait;
+                        }
                     }
                     else
                     {
-                        await HandleAsync(message, ct);
+                        await Handle(message, ct);
                     }
                 }
             }
@@ -65,30 +78,76 @@ public sealed class EventPump(
         }
     }
 
-    private async ValueTask HandleAsync(SourceMessage message, CancellationToken ct)
+    /// <summary>
+    /// Handles <paramref name="messages"/> from <paramref name="next"/> on while none has to wait; returns the index
+    /// after the last one handled, and in <paramref name="wait"/> what that one still waits for (or nothing).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int HandleUntilWait(List<SourceMessage> messages, int next, CancellationToken ct, out ValueTask wait)
+    {
+        while (next < messages.Count)
+        {
+            var handling = Handle(messages[next++], ct);
+            if (!handling.IsCompletedSuccessfully)
+            {
+                wait = handling;
+                return next;
+            }
+        }
+
+        wait = default;
+        return next;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask Handle(SourceMessage message, CancellationToken ct)
     {
         if (message is ChangeEvent change)
         {
             var current = Current(change.Transaction);
             snapshots?.Observe(change);
-            await ProduceAsync(change, current, ct);
+            return Produce(change, current, ct);
         }
-        else if (message is SnapshotMarker marker && snapshots is not null)
+
+        if (message is SnapshotMarker marker && snapshots is not null)
         {
             // READ events of a high watermark belong to its transaction, so confirming it covers them.
             var transaction = Current(marker.Transaction);
-            await snapshots.HandleAsync(marker, read => ProduceAsync(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
+            return snapshots.HandleAsync(marker, read => Produce(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
         }
-        else if (message is TransactionCommitted committed)
+
+        if (message is TransactionCommitted committed)
         {
             var current = Current(committed.Transaction);
             if (_transactions?.IsOpen(committed.Transaction) == true)
-                await ProduceTransactionRecordAsync(current, _transactions.End(), begin: false, ct);
-            await delivery.CommittedAsync(current, ct);
-            _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
-            _current = null;
-            Interlocked.Increment(ref _commitsSeen);
+                return EndTransactionAsync(current, committed, ct);
+            var registering = delivery.CommittedAsync(current, ct);
+            if (!registering.IsCompletedSuccessfully)
+                return CommittedAsync(registering, committed);
+            Committed(committed);
         }
+
+        return default;
+    }
+
+    private async ValueTask EndTransactionAsync(PendingTransaction current, TransactionCommitted committed, CancellationToken ct)
+    {
+        await ProduceTransactionRecordAsync(current, _transactions!.End(), begin: false, ct);
+        await delivery.CommittedAsync(current, ct);
+        Committed(committed);
+    }
+
+    private async ValueTask CommittedAsync(ValueTask registering, TransactionCommitted committed)
+    {
+        await registering;
+        Committed(committed);
+    }
+
+    private void Committed(TransactionCommitted committed)
+    {
+        _messages.Writer.LastCommitLsn = committed.Transaction.EndLsn;
+        _current = null;
+        Interlocked.Increment(ref _commitsSeen);
     }
 
     private PendingTransaction Current(SourceTransaction transaction)
@@ -126,14 +185,27 @@ public sealed class EventPump(
         return delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
     }
 
-    private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask Produce(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
     {
         // Columns, masks, key and topic as the [[tables]] rules set them, worked out once per RELATION.
         var route = topics.Route(change.Table);
         change.UseProjection(route.Table);
         if (_transactions is { } metadata && !metadata.IsOpen(change.Transaction))
-            await ProduceTransactionRecordAsync(transaction, metadata.Begin(change.Transaction, change.Lsn), begin: true, ct);
+            return BeginTransactionThenProduceAsync(change, transaction, route.Topic, metadata, ct);
+        return ProduceMessages(change, transaction, route.Topic, ct);
+    }
 
+    private async ValueTask BeginTransactionThenProduceAsync(
+        ChangeEvent change, PendingTransaction transaction, string topic, TransactionMetadata metadata, CancellationToken ct)
+    {
+        await ProduceTransactionRecordAsync(transaction, metadata.Begin(change.Transaction, change.Lsn), begin: true, ct);
+        await ProduceMessages(change, transaction, topic, ct);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask ProduceMessages(ChangeEvent change, PendingTransaction transaction, string topic, CancellationToken ct)
+    {
         var messages = _messages;
         int count;
         try
@@ -151,17 +223,22 @@ public sealed class EventPump(
             total += Size(messages[i].Key, messages[i].Value);
         budget.Add(total);
         budget.Release(change.ByteSize);
-        var topic = route.Topic;
         for (var i = 0; i < count; i++)
         {
-            var message = messages[i];
-            var size = Size(message.Key, message.Value);
-            if (message.Operation is { } operation)
-                metrics.EventProduced(change.Table.QualifiedName, operation, (int)size);
-            else
-                metrics.MessageProduced((int)size);
-            await SendAsync(transaction, topic, message.Key, message.Value, message.Headers, size, change, ct);
+            var sending = Send(transaction, topic, messages[i], change, ct);
+            if (!sending.IsCompletedSuccessfully)
+                return SendRestAsync(sending, transaction, topic, change, i + 1, count, ct);
         }
+
+        return default;
+    }
+
+    // The messages of one change are sent in order: once one has to wait, the rest follow it here.
+    private async ValueTask SendRestAsync(ValueTask sending, PendingTransaction transaction, string topic, ChangeEvent change, int next, int count, CancellationToken ct)
+    {
+        await sending;
+        for (var i = next; i < count; i++)
+            await Send(transaction, topic, _messages[i], change, ct);
     }
 
     private async ValueTask ProduceTransactionRecordAsync(PendingTransaction transaction, (byte[] Key, byte[] Value) record, bool begin, CancellationToken ct)
@@ -174,33 +251,66 @@ public sealed class EventPump(
 
     private static long Size(byte[]? key, byte[]? value) => (key?.Length ?? 0) + (value?.Length ?? 0);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask Send(PendingTransaction transaction, string topic, OutgoingMessage message, ChangeEvent change, CancellationToken ct)
+    {
+        var size = Size(message.Key, message.Value);
+        if (message.Operation is { } operation)
+            metrics.EventProduced(change.Table.QualifiedName, operation, (int)size);
+        else
+            metrics.MessageProduced((int)size);
+        return SendAsync(transaction, topic, message.Key, message.Value, message.Headers, size, change, ct);
+    }
+
     /// <param name="change">The change the message was made of; null for a transaction record.</param>
-    private async ValueTask SendAsync(
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask SendAsync(
         PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers headers, long size, ChangeEvent? change, CancellationToken ct)
     {
+        ValueTask producing;
         try
         {
-            await delivery.ProduceAsync(transaction, topic, key, value, headers, size, ct);
-        }
-        catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code is ErrorCode.MsgSizeTooLarge)
-        {
-            var where = change is null
-                ? $"the transaction record of transaction {transaction.Transaction.Xid} for topic {topic}"
-                : $"{change.Operation} on table {change.Table.QualifiedName} at LSN {Lsn.Format(change.Lsn)}";
-            if (config.Kafka.Oversized == OversizedPolicy.Skip)
-            {
-                logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);
-                delivery.Skip(transaction, size);
-                return;
-            }
-
-            throw new KafkaFailureException(
-                $"an event of {size} bytes is larger than the producer's message.max.bytes: {where}. Raise message.max.bytes in " +
-                "[kafka.properties] (and the topic's max.message.bytes on the brokers), or set [kafka] oversized = \"skip\" to leave such rows out", e);
+            producing = delivery.ProduceAsync(transaction, topic, key, value, headers, size, ct);
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
-            throw new KafkaFailureException($"Kafka refused an event for topic {topic}: {e.Error.Reason} ({e.Error.Code})", e);
+            Refused(e, transaction, topic, size, change);
+            return default;
         }
+
+        return producing.IsCompletedSuccessfully ? default : AwaitProducedAsync(producing, transaction, topic, size, change);
+    }
+
+    private async ValueTask AwaitProducedAsync(ValueTask producing, PendingTransaction transaction, string topic, long size, ChangeEvent? change)
+    {
+        try
+        {
+            await producing;
+        }
+        catch (ProduceException<byte[]?, byte[]?> e)
+        {
+            Refused(e, transaction, topic, size, change);
+        }
+    }
+
+    /// <summary>Kafka refused a message: skips it when it is oversized and <c>oversized = "skip"</c>, else fails naming what and why.</summary>
+    private void Refused(ProduceException<byte[]?, byte[]?> e, PendingTransaction transaction, string topic, long size, ChangeEvent? change)
+    {
+        if (e.Error.Code is not ErrorCode.MsgSizeTooLarge)
+            throw new KafkaFailureException($"Kafka refused an event for topic {topic}: {e.Error.Reason} ({e.Error.Code})", e);
+
+        var where = change is null
+            ? $"the transaction record of transaction {transaction.Transaction.Xid} for topic {topic}"
+            : $"{change.Operation} on table {change.Table.QualifiedName} at LSN {Lsn.Format(change.Lsn)}";
+        if (config.Kafka.Oversized == OversizedPolicy.Skip)
+        {
+            logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);
+            delivery.Skip(transaction, size);
+            return;
+        }
+
+        throw new KafkaFailureException(
+            $"an event of {size} bytes is larger than the producer's message.max.bytes: {where}. Raise message.max.bytes in " +
+            "[kafka.properties] (and the topic's max.message.bytes on the brokers), or set [kafka] oversized = \"skip\" to leave such rows out", e);
     }
 }

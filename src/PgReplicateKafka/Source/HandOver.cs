@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using PgReplicateKafka.Events;
 
@@ -18,6 +19,8 @@ internal sealed class HandOver(ChannelWriter<SourceMessage> output, StreamGate g
     /// <summary>A commit is among the held messages: a transaction is complete and waits for the next batch.</summary>
     public bool HoldsCommit { get; private set; }
 
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ValueTask WriteAsync(SourceMessage message, CancellationToken ct)
     {
         _batch.Add(message);

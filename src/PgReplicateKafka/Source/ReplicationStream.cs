@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -16,7 +17,7 @@ namespace PgReplicateKafka.Source;
 /// Reads the pgoutput stream of the slot and hands changes and commits, in commit order, to a channel.
 /// It only copies bytes: JSON conversion happens on the sink side so the walsender never waits on us.
 /// </summary>
-public sealed class ReplicationStream : IAsyncDisposable
+public sealed partial class ReplicationStream : IAsyncDisposable
 {
     private readonly ReplicatorConfig _config;
     private readonly SourceState _state;
@@ -119,7 +120,7 @@ public sealed class ReplicationStream : IAsyncDisposable
                 var buffer = MessageBuffer(length);
                 // No token: with one, Npgsql registers a cancellation per read; cancelling the enumeration ends the read.
                 await data.Data.ReadExactlyAsync(buffer.AsMemory(0, length), CancellationToken.None);
-                await HandleAsync(new PgOutputReader(buffer, length), (ulong)data.WalStart, ct);
+                await Handle(new PgOutputReader(buffer, length), (ulong)data.WalStart, ct);
             }
 
             if (!ct.IsCancellationRequested)
@@ -175,115 +176,6 @@ public sealed class ReplicationStream : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
-
-    /// <summary>One pgoutput message: a single switch on its type byte.</summary>
-    private async ValueTask HandleAsync(PgOutputReader reader, ulong walStart, CancellationToken ct)
-    {
-        switch (reader.ReadByte())
-        {
-            case (byte)'B':
-                reader.ReadUInt64(); // the transaction's final LSN; the commit message carries its end
-                var commitTime = reader.ReadTimestamp();
-                _gate.Begin();
-                _transaction = new SourceTransaction(reader.ReadUInt32(), commitTime);
-                break;
-
-            case (byte)'R':
-                var relation = RelationDescription.Read(ref reader);
-                await _tables.DescribeAsync(relation, ct);
-                break;
-
-            case (byte)'I':
-                {
-                    var table = _tables[reader.ReadUInt32()];
-                    Expect(reader.ReadByte(), 'N');
-                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Insert, walStart, CurrentTransaction(), before: null, after: reader.ReadTuple()), ct);
-                    break;
-                }
-
-            case (byte)'U':
-                {
-                    var table = _tables[reader.ReadUInt32()];
-                    RowData? before = null;
-                    var kind = reader.ReadByte();
-                    if (kind is (byte)'K' or (byte)'O')
-                    {
-                        // 'O': the whole old row (REPLICA IDENTITY FULL); 'K': the old key, when it changed.
-                        before = reader.ReadTuple();
-                        kind = reader.ReadByte();
-                    }
-
-                    Expect(kind, 'N');
-                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Update, walStart, CurrentTransaction(), before, after: reader.ReadTuple()), ct);
-                    break;
-                }
-
-            case (byte)'D':
-                {
-                    var table = _tables[reader.ReadUInt32()];
-                    reader.ReadByte(); // 'K' (the key) or 'O' (the whole old row): a tuple either way
-                    await ForwardAsync(new ChangeEvent(table, ChangeOperation.Delete, walStart, CurrentTransaction(), before: reader.ReadTuple(), after: null), ct);
-                    break;
-                }
-
-            case (byte)'T':
-                {
-                    var count = reader.ReadInt32();
-                    reader.ReadByte(); // CASCADE / RESTART IDENTITY: not part of the event
-                    var tables = new TableInfo[count];
-                    for (var i = 0; i < count; i++)
-                        tables[i] = _tables[reader.ReadUInt32()];
-                    foreach (var table in tables)
-                        await ForwardAsync(new ChangeEvent(table, ChangeOperation.Truncate, walStart, CurrentTransaction(), before: null, after: null), ct);
-                    break;
-                }
-
-            case (byte)'C':
-                reader.ReadByte(); // flags (unused)
-                reader.ReadUInt64(); // the commit record's start
-                var transaction = CurrentTransaction();
-                transaction.EndLsn = reader.ReadUInt64();
-                await _handOver.WriteAsync(new TransactionCommitted(transaction), ct);
-                _transaction = null;
-                if (_gate.Committed(transaction.EndLsn))
-                {
-                    // The stop takes effect with this commit: it is handed over before the output closes.
-                    await _handOver.FlushAsync(ct);
-                    _output.TryComplete();
-                }
-
-                break;
-
-            case (byte)'M':
-                var transactional = (reader.ReadByte() & 1) != 0;
-                var messageLsn = reader.ReadUInt64();
-                var prefix = reader.ReadString();
-                var content = reader.ReadBytes(reader.ReadInt32());
-                if (transactional && _transaction is not null && SnapshotMarker.Read(prefix, content, messageLsn, _transaction, _logger) is { } marker)
-                    await _handOver.WriteAsync(marker, ct);
-                break;
-
-                // 'Y' (type), 'O' (origin) and others carry nothing to publish.
-        }
-    }
-
-    private static void Expect(byte kind, char expected)
-    {
-        if (kind != expected)
-            throw new InvalidOperationException($"pgoutput sent '{(char)kind}' where a tuple marked '{expected}' belongs");
-    }
-
-    private async ValueTask ForwardAsync(ChangeEvent change, CancellationToken ct)
-    {
-        // Backpressure: wait while Kafka has not yet acknowledged enough of what we handed over,
-        // handing over what is held first, since Kafka cannot acknowledge what it never got.
-        var room = _backpressure.WaitForRoomAsync(ct);
-        if (!room.IsCompleted)
-            await _handOver.FlushAsync(ct);
-        await room;
-        _backpressure.Add(change.ByteSize);
-        await _handOver.WriteAsync(change, ct);
-    }
 
     /// <summary>pgoutput's options, as START_REPLICATION takes them.</summary>
     private List<KeyValuePair<string, string?>> StreamOptions()

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace PgReplicateKafka.Events.Values;
@@ -13,6 +14,8 @@ internal static class PgTextParser
     /// Array literal: optional bounds "[0:1][1:2]=" (dropped), nested braces per dimension, elements separated by
     /// the type's delimiter, quoted with backslash escapes, and unquoted NULL for SQL NULL ("NULL" quoted is text).
     /// </summary>
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteArray(Utf8JsonWriter writer, PgType type, ReadOnlySpan<byte> text, FormatOptions options)
     {
         var element = type.Element!;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 
 namespace PgReplicateKafka.Events.Values;
 
@@ -15,6 +16,8 @@ internal static class TimestampText
     /// Offsets other than +00 (a server not honouring the pinned TimeZone, or LMT offsets like +05:53:28)
     /// are subtracted, carrying into the date across month, year and era boundaries.
     /// </summary>
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryFormatUtc(ReadOnlySpan<byte> text, Span<byte> destination, out int written)
     {
         written = 0;

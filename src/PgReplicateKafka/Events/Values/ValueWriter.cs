@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace PgReplicateKafka.Events.Values;
@@ -14,6 +15,8 @@ public static class ValueWriter
     private const int TimeBufferSize = 64;
     private const int StackBytes = 256;
 
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Write(Utf8JsonWriter writer, PgType type, ReadOnlySpan<byte> text, FormatOptions options)
     {
         switch (type.Kind)
@@ -60,6 +63,7 @@ public static class ValueWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteBool(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
     {
         if (text.Length == 1 && text[0] == (byte)'t')
@@ -76,6 +80,7 @@ public static class ValueWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteNumberOrString(Utf8JsonWriter writer, ReadOnlySpan<byte> text, bool asNumber)
     {
         // "NaN", "Infinity", "-Infinity" have no JSON number form.
@@ -90,6 +95,7 @@ public static class ValueWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteJson(Utf8JsonWriter writer, ReadOnlySpan<byte> text, bool asString)
     {
         if (asString)
@@ -157,6 +163,7 @@ public static class ValueWriter
     };
 
     // "2023-10-15 10:30:00.5" -> "2023-10-15T10:30:00.5"; a " BC" suffix is kept as printed, like dates.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteTimestamp(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
     {
         var space = text.IndexOf((byte)' ');
@@ -174,6 +181,7 @@ public static class ValueWriter
     }
 
     // "2023-10-15 10:30:00+00" -> "2023-10-15T10:30:00Z"; any other offset is applied to give UTC.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteTimestampTz(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
     {
         Span<byte> buffer = stackalloc byte[TimeBufferSize];
@@ -188,6 +196,7 @@ public static class ValueWriter
     }
 
     // "10:30:00-08" -> "10:30:00-08:00"; offsets with minutes or seconds stay as printed.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteTimeTz(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
     {
         var sign = text.LastIndexOfAny((byte)'+', (byte)'-');

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Confluent.Kafka;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Sink;
@@ -11,6 +12,8 @@ public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker
 
     public PendingTransaction Begin(SourceTransaction transaction) => tracker.Begin(transaction);
 
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
     {
         transaction.AddEvent(size);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
 using PgReplicateKafka.Events.Debezium;
@@ -41,8 +42,11 @@ internal sealed class EnvelopeWriter
     /// <summary>End LSN of the last transaction committed before the current one (Debezium's <c>source.sequence</c>).</summary>
     public ulong LastCommitLsn { get; set; }
 
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[]? Key(ChangeEvent change) => _debezium is { } debezium ? debezium.SerializeKey(change) : _native!.SerializeKey(change);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[] Value(ChangeEvent change, DebeziumTransactionBlock? transaction)
     {
         if (_debezium is { } debezium)

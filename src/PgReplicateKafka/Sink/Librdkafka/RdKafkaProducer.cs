@@ -16,7 +16,7 @@ namespace PgReplicateKafka.Sink.Librdkafka;
 /// header names, and a delivery report is one GC handle lookup. Consumers and the admin client stay on
 /// Confluent.Kafka; its <see cref="Error"/> and exception types are reused so callers see the same errors.
 /// </summary>
-internal sealed unsafe class RdKafkaProducer : IDisposable
+internal sealed unsafe partial class RdKafkaProducer : IDisposable
 {
     private const int ErrorTextSize = 512;
     private const int StackHeaderBytes = 512;
@@ -27,18 +27,6 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
     private readonly Thread _poller;
     private volatile bool _stopping;
 
-    // Delivery reports are served where messages are produced. Serving a report frees librdkafka's copy
-    // of the message and of each header, and glibc's allocator takes memory back without a lock only on
-    // the thread that allocated it: served on a thread of their own, every malloc and free contended for
-    // the producing thread's arena (about a quarter of the producer's CPU in glibc and its lock wake-ups;
-    // docs/benchmarks.md, optimisation 14). So the producing thread serves them as it goes, and the
-    // delivery thread only once production has paused for a few milliseconds (a producer waiting for
-    // room in librdkafka's queue keeps serving while it waits).
-    private const int ServeEvery = 32;
-    private static readonly long ServeIntervalTicks = Stopwatch.Frequency / 1000;
-    private static readonly long ProducerServesTicks = Stopwatch.Frequency / 200;
-    private long _producerServedAt;
-    private int _producedSinceServe;
 
     /// <param name="settings">librdkafka properties; Confluent.Kafka's own (<c>dotnet.*</c>) are left out.</param>
     /// <param name="onError">Errors librdkafka reports outside any call (fatal ones with <see cref="Error.IsFatal"/>), where reports are served.</param>
@@ -93,6 +81,8 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
     /// </summary>
     /// <returns>False when librdkafka's queue is full: call again once it has room.</returns>
     /// <exception cref="ProduceException{TKey,TValue}">librdkafka refused the message for another reason (e.g. larger than message.max.bytes).</exception>
+    // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryProduce(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? handler)
     {
         var rkt = Topic(topic);
@@ -197,26 +187,6 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
         _rk.Dispose();
     }
 
-    /// <summary>Serves the delivery reports that are due, on the calling (producing) thread.</summary>
-    private void ServeDeliveries()
-    {
-        // Several threads may produce (the pump, snapshot progress records): the count is only a cadence.
-        _producedSinceServe = 0;
-        Volatile.Write(ref _producerServedAt, Stopwatch.GetTimestamp());
-        rd_kafka_poll(_rk, 0);
-    }
-
-    private void Poll()
-    {
-        while (!_stopping)
-        {
-            if (Stopwatch.GetTimestamp() - Volatile.Read(ref _producerServedAt) < ProducerServesTicks)
-                Thread.Sleep(1);
-            else
-                rd_kafka_poll(_rk, 10);
-        }
-    }
-
     private IntPtr Topic(string topic)
     {
         if (_rk.Topics.TryGetValue(topic, out var rkt))
@@ -266,81 +236,6 @@ internal sealed unsafe class RdKafkaProducer : IDisposable
         finally
         {
             rd_kafka_error_destroy(error);
-        }
-    }
-
-    private static RdKafkaProducer Target(IntPtr opaque) => (RdKafkaProducer)GCHandle.FromIntPtr(opaque).Target!;
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnDelivery(IntPtr rk, Message* message, IntPtr opaque)
-    {
-        if (message->Private == IntPtr.Zero)
-            return;
-        var handle = GCHandle.FromIntPtr(message->Private);
-        var handler = (IDeliveryHandler)handle.Target!;
-        handle.Free();
-        var self = Target(opaque);
-        if (self._stopping)
-            return;
-        try
-        {
-            handler.Delivered(message->Err == 0
-                ? null
-                : new DeliveryFailure(Text(rd_kafka_topic_name(message->Rkt)), new Error((ErrorCode)message->Err, Text(rd_kafka_err2str(message->Err)))));
-        }
-        catch (Exception e)
-        {
-            // An exception must not cross into librdkafka: stop the producer instead.
-            self.Report(new Error(ErrorCode.Local_Fail, $"a delivery handler failed: {e}", isFatal: true));
-        }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnError(IntPtr rk, int err, byte* reason, IntPtr opaque)
-    {
-        var self = Target(opaque);
-        if (self._stopping)
-            return;
-        var error = new Error((ErrorCode)err, Text(reason));
-        if (err == ErrFatal)
-        {
-            var errstr = stackalloc byte[ErrorTextSize];
-            try
-            {
-                var code = rd_kafka_fatal_error(self._rk, errstr, ErrorTextSize);
-                error = new Error((ErrorCode)code, Text(errstr), isFatal: true);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-        }
-
-        self.Report(error);
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnLog(IntPtr rk, int level, byte* facility, byte* message)
-    {
-        try
-        {
-            Target(rd_kafka_opaque(rk))._onLog((SyslogLevel)level, Text(facility), Text(message));
-        }
-        catch (Exception)
-        {
-            // A log line is not worth crossing into librdkafka with an exception.
-        }
-    }
-
-    private void Report(Error error)
-    {
-        try
-        {
-            _onError(error);
-        }
-        catch (Exception)
-        {
-            // The error handler only logs and records; nothing may cross into librdkafka.
         }
     }
 }
