@@ -54,6 +54,8 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
         var decode = new List<double>();
         var binary = new List<double>();
         var decodeCpu = new List<double>();
+        var sinkRate = new List<double>();
+        var sinkCpu = new List<double>();
         var streamed = options.Deliveries.ToDictionary(d => d, _ => new List<StreamRun>());
         string[] readers = ["raw", "raw-binary", "raw-socket", .. options.Deliveries];
         for (var run = 0; run < options.Runs; run++)
@@ -99,13 +101,20 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
 
                 await cluster.DropSlotAsync(database, slot);
             }
+
+            // Replays a message the replicator wrote, so only once it has written some.
+            progress.WriteLine($"{label} the Kafka producer alone, on prebuilt messages");
+            var sink = await SinkOnly.MeasureAsync(cluster, ReplicatorConfig(database, "unused", "at_least_once"), topic, Math.Max(changes, SinkOnly.MinimumMessages));
+            sinkRate.Add(sink.Rate);
+            sinkCpu.Add(sink.CpuSecondsPerMillion);
+            progress.WriteLine($"{label} the Kafka producer alone: {sink.Rate:N0} messages/s, {sink.CpuSecondsPerMillion:0.00} CPU s per million");
         }
 
         await cluster.DropSlotsAsync(database);
         // The ceiling of each run is its faster raw reader: neither can be beaten by a client doing more.
         var ceiling = raw.Select((r, i) => Math.Max(r, rawSocket[i])).ToList();
         var limits = new ReaderLimits(Measured.Of(raw), Measured.Of(rawBinary), Measured.Of(rawSocket), Measured.Of(ceiling), Measured.Of(decode), Measured.Of(binary),
-            Measured.Of(decodeCpu), Measured.Of(ceiling.Select((r, i) => r / decode[i]).ToList()));
+            Measured.Of(decodeCpu), Measured.Of(ceiling.Select((r, i) => r / decode[i]).ToList()), Measured.Of(sinkRate), Measured.Of(sinkCpu));
         return options.Deliveries.Select(delivery =>
         {
             var runs = streamed[delivery];

@@ -2,6 +2,9 @@ using PgReplicateKafka.Bench;
 
 // The benchmark harness: a throwaway PostgreSQL and Kafka broker, the workloads, and a table per
 // workload on stdout (progress goes to stderr). See docs/benchmarks.md.
+if (args.Length > 0 && args[0] == SinkOnly.Flag)
+    return await SinkOnly.RunChildAsync(args[1..]);
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(BenchOptions.Usage);

@@ -29,6 +29,8 @@ internal static class Report
             Row(output, "socket raw reader (large paced reads), changes/s", limits.SocketRaw, Count);
             Row(output, "ceiling (the faster raw reader of each run), changes/s", limits.Ceiling, Count);
             Row(output, "ceiling / server decode", limits.RawOverDecode, Percent);
+            Row(output, "the Kafka producer alone (prebuilt messages, no PostgreSQL, no JSON), changes/s", limits.Sink, Count);
+            Row(output, "the Kafka producer alone, CPU s per million changes", limits.SinkCpuSecondsPerMillion, Seconds);
         }
 
         foreach (var r in results)
@@ -72,8 +74,8 @@ internal static class Report
         output.WriteLine();
         output.WriteLine("Medians; spread = (highest - lowest) / median of the end-to-end runs; ratios are the median of each run's ratio.");
         output.WriteLine();
-        output.WriteLine("| workload | delivery | runs | changes | end to end changes/s | spread | pg_recvlogical changes/s | socket reader changes/s | ceiling changes/s | binary pg_recvlogical changes/s | server decode changes/s | binary decode changes/s | e2e / ceiling | e2e / decode | CPU s / M changes | peak RSS MB | p50 ms | p99 ms | max ms |");
-        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| workload | delivery | runs | changes | end to end changes/s | spread | pg_recvlogical changes/s | socket reader changes/s | ceiling changes/s | binary pg_recvlogical changes/s | server decode changes/s | binary decode changes/s | e2e / ceiling | e2e / decode | CPU s / M changes | producer alone CPU s / M | peak RSS MB | p50 ms | p99 ms | max ms |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             output.WriteLine(string.Join(" | ",
@@ -84,7 +86,7 @@ internal static class Report
                 r.Limits is { } l2 ? Count(l2.Decode.Median) : "-",
                 r.Limits is { } l3 ? Count(l3.BinaryDecode.Median) : "-",
                 r.RawRatio is { } raw ? Percent(raw.Median) : "-", r.DecodeRatio is { } decode ? Percent(decode.Median) : "-",
-                Seconds(r.CpuSecondsPerMillion), r.PeakRssMb.ToString("0", Invariant),
+                Seconds(r.CpuSecondsPerMillion), r.Limits is { } l4 ? Seconds(l4.SinkCpuSecondsPerMillion.Median) : "-", r.PeakRssMb.ToString("0", Invariant),
                 r.Latency is { } l ? Millis(l.P50) : "-", r.Latency is { } l99 ? Millis(l99.P99) : "-",
                 r.Latency is { } lmax ? Millis(lmax.Max) : "-") + " |");
         }

@@ -59,8 +59,11 @@ internal sealed record WorkloadResult
 /// <param name="BinaryDecode">The same with pgoutput's binary option (values in their binary send format), changes/s.</param>
 /// <param name="DecodeCpuSecondsPerMillion">The decoding backend's CPU per million changes (text).</param>
 /// <param name="RawOverDecode">Ceiling ÷ server decode, run by run: what the network and a client cost PostgreSQL.</param>
+/// <param name="Sink">The product's Kafka producer alone on prebuilt copies of a message the replicator wrote (<see cref="SinkOnly"/>), messages/s.</param>
+/// <param name="SinkCpuSecondsPerMillion">That producer's CPU per million messages: the part of the replicator's CPU that is Kafka's.</param>
 internal sealed record ReaderLimits(
-    Measured Raw, Measured RawBinary, Measured SocketRaw, Measured Ceiling, Measured Decode, Measured BinaryDecode, Measured DecodeCpuSecondsPerMillion, Measured RawOverDecode);
+    Measured Raw, Measured RawBinary, Measured SocketRaw, Measured Ceiling, Measured Decode, Measured BinaryDecode, Measured DecodeCpuSecondsPerMillion, Measured RawOverDecode,
+    Measured Sink, Measured SinkCpuSecondsPerMillion);
 
 /// <summary>One figure over several runs.</summary>
 internal sealed record Measured(double Median, double Min, double Max)
