@@ -35,8 +35,10 @@ internal sealed unsafe partial class RdKafkaProducer
     {
         while (!_stopping)
         {
-            if (Stopwatch.GetTimestamp() - Volatile.Read(ref _producerServedAt) < ProducerServesTicks)
-                Thread.Sleep(1);
+            // Asleep until the producing thread has been quiet for the whole interval, not waking every millisecond.
+            var quiet = Stopwatch.GetTimestamp() - Volatile.Read(ref _producerServedAt);
+            if (quiet < ProducerServesTicks)
+                Thread.Sleep(TimeSpan.FromTicks((ProducerServesTicks - quiet) * TimeSpan.TicksPerSecond / Stopwatch.Frequency + TimeSpan.TicksPerMillisecond));
             else
                 rd_kafka_poll(_rk, 10);
         }
