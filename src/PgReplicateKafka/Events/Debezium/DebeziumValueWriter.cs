@@ -331,14 +331,26 @@ internal sealed class DebeziumValueWriter
         Span<byte> wkb = stackalloc byte[21];
         wkb[0] = 1;
         BinaryPrimitives.WriteInt32LittleEndian(wkb[1..], 1);
-        BinaryPrimitives.WriteDoubleLittleEndian(wkb[5..], x);
-        BinaryPrimitives.WriteDoubleLittleEndian(wkb[13..], y);
+        BinaryPrimitives.WriteInt64LittleEndian(wkb[5..], JavaDoubleBits(x));
+        BinaryPrimitives.WriteInt64LittleEndian(wkb[13..], JavaDoubleBits(y));
         w.WriteStartObject();
-        w.WriteNumber("x"u8, x);
-        w.WriteNumber("y"u8, y);
+        WriteCoordinate(w, "x"u8, x);
+        WriteCoordinate(w, "y"u8, y);
         w.WriteBase64String("wkb"u8, wkb);
         w.WriteNull("srid"u8);
         w.WriteEndObject();
+    }
+
+    // .NET's NaN has the sign bit set; Java (Debezium) writes the canonical NaN, 0x7ff8000000000000.
+    private static long JavaDoubleBits(double value) => double.IsNaN(value) ? 0x7FF8_0000_0000_0000 : BitConverter.DoubleToInt64Bits(value);
+
+    // PostgreSQL accepts NaN and ±Infinity coordinates; JSON numbers cannot hold them, so they are strings, as for float columns.
+    private static void WriteCoordinate(Utf8JsonWriter w, ReadOnlySpan<byte> name, double value)
+    {
+        if (double.IsFinite(value))
+            w.WriteNumber(name, value);
+        else
+            w.WriteString(name, double.IsNaN(value) ? "NaN"u8 : value > 0 ? "Infinity"u8 : "-Infinity"u8);
     }
 
     private void WriteHstore(Utf8JsonWriter w, ReadOnlySpan<byte> text)

@@ -201,6 +201,10 @@ public class DebeziumTypeTests
                 {"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],
              "optional":true,"name":"io.debezium.data.geometry.Point","version":1,"doc":"Geometry (POINT)","field":"c"}
             """, """{"x":1.5,"y":2,"wkb":"AQEAAAAAAAAAAAD4PwAAAAAAAABA","srid":null}""", Column("c", 600), "(1.5,2)");
+
+        // PostgreSQL accepts non-finite coordinates: strings, as for float columns; the WKB holds the IEEE values.
+        AssertJson("""{"x":"Infinity","y":"-Infinity","wkb":"AQEAAAAAAAAAAADwfwAAAAAAAPD/","srid":null}""", Single(Column("c", 600), "(Infinity,-Infinity)"));
+        AssertJson("""[{"x":"NaN","y":0,"wkb":"AQEAAAAAAAAAAAD4fwAAAAAAAAAA","srid":null}]""", Single(Column("c", 1017), "{\"(NaN,0)\"}"));
     }
 
     // Network address types, and range types: STRING as PostgreSQL prints them.
