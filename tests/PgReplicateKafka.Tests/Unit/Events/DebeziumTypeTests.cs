@@ -15,8 +15,8 @@ public class DebeziumTypeTests
     private static readonly DebeziumOptions Dbl = Options with { DecimalHandling = DecimalHandling.Double };
     private static readonly DebeziumOptions Connect = Options with { TimePrecision = TimePrecision.Connect };
 
-    // numeric(p,s) type modifier as pg_attribute stores it.
-    private static int Numeric(int precision, int scale) => ((precision << 16) | scale) + 4;
+    // numeric(p,s) type modifier as pg_attribute stores it (the scale in 11 bits, negative from PostgreSQL 15).
+    private static int Numeric(int precision, int scale) => ((precision << 16) | (scale & 0x7FF)) + 4;
 
     private static void AssertField(string schema, string value, ColumnInfo column, string? text, DebeziumOptions? options = null)
     {
@@ -49,6 +49,17 @@ public class DebeziumTypeTests
              "parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"c"}
             """, "\"/h3A\"", Column("c", 1700, Numeric(10, 2)), "-1234.56");
         AssertJson("\"AeJA\"", Single(Column("c", 1700, Numeric(10, 2)), "1234.56"));
+
+        // PostgreSQL 15 scales outside 0..p: numeric(5,-2) holds up to 7 integer digits (12300 is 30 0C);
+        // numeric(3,5) prints 5 fraction digits (0.00123 is 123 at scale 5).
+        AssertField("""
+            {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
+             "parameters":{"scale":"0","connect.decimal.precision":"7"},"field":"c"}
+            """, "\"MAw=\"", Column("c", 1700, Numeric(5, -2)), "12300");
+        AssertField("""
+            {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
+             "parameters":{"scale":"5","connect.decimal.precision":"3"},"field":"c"}
+            """, "\"ew==\"", Column("c", 1700, Numeric(3, 5)), "0.00123");
 
         // Trailing zeros go: 1.500 is 15 at scale 1.
         AssertField("""
