@@ -80,7 +80,7 @@ internal sealed class DebeziumValueWriter
                 break;
             case DebeziumKind.TimestampMillis or DebeziumKind.TimestampMicros:
                 if (DebeziumTime.TryParseTimestamp(text, out var timestamp))
-                    w.WriteNumberValue(field.Kind == DebeziumKind.TimestampMicros ? timestamp : Math.DivRem(timestamp, 1000, out var rem) - (rem < 0 ? 1 : 0));
+                    w.WriteNumberValue(field.Kind == DebeziumKind.TimestampMicros ? Saturated(timestamp) : (long)FloorDiv(timestamp, 1000));
                 else
                     w.WriteStringValue(text);
                 break;
@@ -164,6 +164,15 @@ internal sealed class DebeziumValueWriter
             w.WriteStringValue(text);
         else
             w.WriteRawValue(text, skipInputValidation: true);
+    }
+
+    // Microseconds after 294247-01-10T04:00:54.775807 do not fit an int64 field: the largest value stands for them, as near as it gets.
+    private static long Saturated(Int128 micros) => micros > long.MaxValue ? long.MaxValue : micros < long.MinValue ? long.MinValue : (long)micros;
+
+    private static Int128 FloorDiv(Int128 value, Int128 divisor)
+    {
+        var (quotient, remainder) = Int128.DivRem(value, divisor);
+        return remainder < 0 ? quotient - 1 : quotient;
     }
 
     private static bool IsNonFinite(ReadOnlySpan<byte> text) =>

@@ -120,6 +120,15 @@ public class DebeziumTypeTests
         AssertJson("\"infinity\"", Single(Column("c", 1184), "infinity"));
         AssertField("""{"type":"string","optional":true,"name":"io.debezium.time.ZonedTime","version":1,"field":"c"}""",
             "\"18:30:00.5Z\"", Column("c", 1266), "10:30:00.5-08");
+
+        // PostgreSQL's last timestamp, 294276-12-31, is past int64 microseconds (they end in 294247): the zoned string is
+        // exact (java.time puts + before years over 9999), MicroTimestamp saturates, milliseconds still fit.
+        AssertJson("\"+294276-12-31T23:59:59.999999Z\"", Single(Column("c", 1184), "294276-12-31 23:59:59.999999+00"));
+        AssertJson("9223372036854775807", Single(Column("c", 1114), "294276-12-31 23:59:59.999999"));
+        AssertJson("9224318015999999", Single(Column("c", 1114, 3), "294276-12-31 23:59:59.999"));
+
+        // An interval's time part goes past int32 hours.
+        AssertJson("9223372036800000000", Single(Column("c", 1186), "PT2562047788H"));
     }
 
     // Temporal types, time.precision.mode=connect: Kafka Connect's logical types in milliseconds
