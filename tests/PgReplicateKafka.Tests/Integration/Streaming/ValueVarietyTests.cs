@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Source.Snapshot;
 using PgReplicateKafka.Tests.Integration.Snapshot;
 
 namespace PgReplicateKafka.Tests.Integration.Streaming;
@@ -131,12 +132,12 @@ public class ValueVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
         return json.Append('"').ToString();
     }
 
-    private static Func<ReplicatorConfig, ReplicatorConfig> Configure(bool debezium) => c => new ReplicatorConfig
+    private static Func<ReplicatorConfig, ReplicatorConfig> Configure(bool debezium, bool newTables = true) => c => new ReplicatorConfig
     {
         Postgres = c.Postgres,
         Kafka = c.Kafka,
         Replication = c.Replication,
-        Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial },
+        Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial, NewTables = newTables },
         Format = debezium ? new FormatConfig { Envelope = EnvelopeFormat.Debezium, Schemas = true } : new FormatConfig(),
     };
 
@@ -173,6 +174,47 @@ public class ValueVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
             Assert.Equal(insert.GetProperty("schema").GetRawText(), read.GetProperty("schema").GetRawText());
             Assert.Equal(insert.GetProperty("schema").GetRawText(), update.GetProperty("schema").GetRawText());
         }
+    }
+
+    /// <summary>
+    /// A table added to the publication while streaming, with types created after the start, snapshotted on request
+    /// before any change of it streamed: its READ event converts those types as the stream's events do.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_table_published_later_is_snapshotted_with_the_types_created_after_the_start(bool debezium)
+    {
+        await using var run = await ReplicatorRun.CreateAsync(
+            postgres, kafka, "CREATE TABLE first (id int PRIMARY KEY)", Configure(debezium, newTables: false), publish: "TABLE first");
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await SnapshotPipelineTests.WaitForLogAsync(logs, "Snapshot of public.first done", TimeSpan.FromSeconds(30));
+        await run.ExecuteAsync("""
+            CREATE TYPE late_mood AS ENUM ('calm', 'wild');
+            CREATE DOMAIN late_int AS int;
+            CREATE TABLE late (id int PRIMARY KEY, m late_mood, ms late_mood[], d late_int, ds late_int[]);
+            INSERT INTO late VALUES (1, 'wild', '{calm,NULL}', 5, '{6,NULL}');
+            ALTER PUBLICATION pub ADD TABLE late
+            """);
+        await using (var connection = new Npgsql.NpgsqlConnection(run.Cluster.ConnectionString(run.Database)))
+        {
+            await connection.OpenAsync();
+            await Watermarks.EmitAsync(connection, new SnapshotRequest("public.late", null), CancellationToken.None);
+        }
+
+        await SnapshotPipelineTests.WaitForLogAsync(logs, "Snapshot of public.late done", TimeSpan.FromSeconds(30));
+        await run.ExecuteAsync("INSERT INTO late VALUES (2, 'wild', '{calm,NULL}', 5, '{6,NULL}')");
+
+        var consumed = await KafkaTestConsumer.ConsumeAsync(kafka.BootstrapServers, [run.Topic("late")], 2, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
+        Assert.Equal(2, consumed.Count);
+        var events = consumed.Select(m => JsonDocument.Parse(m.Value!).RootElement).ToDictionary(e => Op(Payload(e, debezium)));
+        var (read, insert) = debezium ? (events["r"], events["c"]) : (events["READ"], events["INSERT"]);
+        string[] expected = ["m = \"wild\"", """ms = ["calm",null]""", "d = 5", "ds = [6,null]"];
+        AssertColumns(["id = 1", .. expected], Payload(read, debezium));
+        AssertColumns(["id = 2", .. expected], Payload(insert, debezium));
+        if (debezium)
+            Assert.Equal(insert.GetProperty("schema").GetRawText(), read.GetProperty("schema").GetRawText()); // the enum's labels included
     }
 
     private static JsonElement Payload(JsonElement root, bool debezium) => debezium ? root.GetProperty("payload") : root;
