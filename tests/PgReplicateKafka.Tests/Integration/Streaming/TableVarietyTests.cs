@@ -50,6 +50,10 @@ public class TableVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
         CREATE TABLE unique_only (a int NOT NULL, b text);
         CREATE UNIQUE INDEX ON unique_only (a);
         INSERT INTO unique_only VALUES (1, 'b1');
+        CREATE TABLE unique_full (a int NOT NULL, b text);
+        CREATE UNIQUE INDEX ON unique_full (a);
+        ALTER TABLE unique_full REPLICA IDENTITY FULL;
+        INSERT INTO unique_full VALUES (1, 'b1'), (2, 'b2');
         CREATE TABLE composite_key (t text, u uuid, ts timestamptz, n numeric, v int NOT NULL DEFAULT 0, PRIMARY KEY (t, u, ts, n));
         INSERT INTO composite_key (t, u, ts, n)
         SELECT * FROM (VALUES {Values(Texts)}) t, (VALUES {Values(Uuids)}) u, (VALUES {Values(Times)}) ts, (VALUES {Values(Numerics)}) n;
@@ -80,6 +84,8 @@ public class TableVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
         UPDATE index_identity SET code = 'c2' WHERE id = 1;
         DELETE FROM index_identity WHERE id = 1;
         INSERT INTO unique_only VALUES (2, 'b2');
+        UPDATE unique_full SET b = 'b3' WHERE a = 1;
+        DELETE FROM unique_full WHERE a = 2;
         UPDATE composite_key SET v = 1 WHERE t = 'é' AND u = '00000000-0000-0000-0000-000000000001' AND ts = 'infinity' AND n = 'NaN';
         DELETE FROM composite_key WHERE t = '' AND u = 'ffffffff-ffff-ffff-ffff-ffffffffffff' AND ts = '-infinity' AND n = 1.50;
         INSERT INTO meas VALUES (3, '2023-06-01', 'c');
@@ -107,7 +113,7 @@ public class TableVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
         foreach (var table in new[]
                  {
                      "Weird Schema ü.Mixed Case Table", "user.order", "public.wide", "public.altered", "public.generated", "public.full_identity",
-                     "public.index_identity", "public.composite_key", "public.meas_2023", "public.meas_2024",
+                     "public.index_identity", "public.unique_full", "public.composite_key", "public.meas_2023", "public.meas_2024",
                  })
             await SnapshotPipelineTests.WaitForLogAsync(logs, $"Snapshot of {table} done", TimeSpan.FromSeconds(60));
         Assert.Contains("Information: Snapshot of public.composite_key starts: about 60 rows in 2 range(s)", logs.Lines);
@@ -122,8 +128,8 @@ public class TableVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
         var topics = await ConsumeAllAsync(
             run,
             ["Weird_Schema__.Mixed_Case_Table", "public.altered", "public.composite_key", "public.full_identity", "public.generated", "public.index_identity",
-             "public.meas_2023", "public.meas_2024", "public.no_identity", "public.unique_only", "public.wide", "user.order"],
-            100);
+             "public.meas_2023", "public.meas_2024", "public.no_identity", "public.unique_full", "public.unique_only", "public.wide", "user.order"],
+            107);
 
         AssertTopic(topics, "Weird_Schema__.Mixed_Case_Table",
             ["""READ {Id=1} null {Id=1, Col With Space="sp ace", select=2, ÜmlautCol="ü", quote"col="q\""}"""],
@@ -154,6 +160,11 @@ public class TableVarietyTests(PostgresFixture postgres, KafkaFixture kafka)
              """DELETE {id=1, code="c1"} {id=1, code="c1"} null""", """INSERT {id=1, code="c2"} null {id=1, code="c2", v="v2"}""", """tombstone {id=1, code="c1"}""",
              """DELETE {id=1, code="c2"} {id=1, code="c2"} null""", """tombstone {id=1, code="c2"}"""]);
         AssertTopic(topics, "public.unique_only", [], ["""INSERT null null {a=2, b="b2"}"""]);
+        // REPLICA IDENTITY FULL without a primary key: keyed by every column, so an update moves the row to another key.
+        AssertTopic(topics, "public.unique_full",
+            ["""READ {a=1, b="b1"} null {a=1, b="b1"}""", """READ {a=2, b="b2"} null {a=2, b="b2"}"""],
+            ["""DELETE {a=1, b="b1"} {a=1, b="b1"} null""", """INSERT {a=1, b="b3"} null {a=1, b="b3"}""", """tombstone {a=1, b="b1"}""",
+             """DELETE {a=2, b="b2"} {a=2, b="b2"} null""", """tombstone {a=2, b="b2"}"""]);
 
         string CompositeKey(int t, int u, int ts, int n) => $"{{t={Texts[t].Json}, u={Uuids[u].Json}, ts={Times[ts].Json}, n={Numerics[n].Json}}}";
         string CompositeRow(int t, int u, int ts, int n, int v) => $"{{t={Texts[t].Json}, u={Uuids[u].Json}, ts={Times[ts].Json}, n={Numerics[n].Json}, v={v}}}";
