@@ -19,7 +19,10 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
     /// <summary>The slot's confirmed position: streaming resumes after it.</summary>
     public NpgsqlLogSequenceNumber StartLsn { get; } = startLsn;
 
-    public TypeCatalog Types { get; private set; } = types;
+    // Replaced whole by the receive loop and by snapshot readers, each on its own connection.
+    private volatile TypeCatalog _types = types;
+
+    public TypeCatalog Types => _types;
 
     /// <summary>
     /// Enum labels by type OID. Written by the receive loop before it hands over a table that uses a new type, read by
@@ -28,10 +31,25 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
     public ConcurrentDictionary<uint, IReadOnlyList<string>> EnumLabels { get; } = new();
 
     /// <summary>Reads the type catalog and the enum labels again (a type was created after they were loaded).</summary>
-    public async Task ReloadTypesAsync(CancellationToken ct)
+    public Task ReloadTypesAsync(CancellationToken ct) => ReloadTypesAsync(Catalog, ct);
+
+    /// <summary>
+    /// The type catalog, read again first on <paramref name="connection"/> when it lacks one of <paramref name="oids"/>:
+    /// a snapshot can read a table before any change of it streamed, so before its RELATION message made the receive
+    /// loop read the types it uses. The catalog connection belongs to the receive loop, hence the caller's.
+    /// </summary>
+    public async Task<TypeCatalog> TypesIncludingAsync(NpgsqlConnection connection, IEnumerable<uint> oids, CancellationToken ct)
     {
-        Types = await PostgresCatalog.LoadTypesAsync(Catalog, ct);
-        await PostgresCatalog.LoadEnumLabelsAsync(Catalog, EnumLabels, ct);
+        if (!oids.All(Types.Contains))
+            await ReloadTypesAsync(connection, ct);
+        return Types;
+    }
+
+    private async Task ReloadTypesAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        // Labels first: a reader that finds a type in the catalog then finds its labels too.
+        await PostgresCatalog.LoadEnumLabelsAsync(connection, EnumLabels, ct);
+        _types = await PostgresCatalog.LoadTypesAsync(connection, ct);
     }
 
     public ValueTask DisposeAsync() => Catalog.DisposeAsync();

@@ -177,9 +177,17 @@ internal sealed class DebeziumField
 
     private static DebeziumField Numeric(int typeModifier, DecimalHandling handling)
     {
-        // numeric(p,s) stores ((p << 16) | s) + 4; plain numeric has no modifier and no fixed scale.
+        // numeric(p,s) stores ((p << 16) | (s & 0x7FF)) + 4, s as 11-bit two's complement (PostgreSQL 15 allows -1000..1000);
+        // plain numeric has no modifier and no fixed scale.
         var precision = typeModifier < 0 ? 0 : ((typeModifier - 4) >> 16) & 0xFFFF;
-        var scale = typeModifier < 0 ? 0 : (typeModifier - 4) & 0xFFFF;
+        var scale = typeModifier < 0 ? 0 : (((typeModifier - 4) & 0x7FF) ^ 0x400) - 0x400;
+        if (scale < 0)
+        {
+            // A negative scale rounds to tens, hundreds, …: numeric_out prints that integer, the unscaled value at scale 0, -s digits longer.
+            precision -= scale;
+            scale = 0;
+        }
+
         return handling switch
         {
             DecimalHandling.String => new(DebeziumKind.DecimalString, "string"),

@@ -61,13 +61,19 @@ internal static class DebeziumTime
         return true;
     }
 
-    /// <summary>timestamp output "YYYY-MM-DD HH:MM:SS[.f][ BC]" (or ±infinity) to microseconds since the epoch.</summary>
-    public static bool TryParseTimestamp(ReadOnlySpan<byte> text, out long micros)
+    /// <summary>
+    /// timestamp output "YYYY-MM-DD HH:MM:SS[.f][ BC]" (or ±infinity) to microseconds since the epoch. 128 bits: PostgreSQL's
+    /// range ends in 294276, after int64 microseconds do (294247); the caller decides what an int64 field gets.
+    /// </summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<byte> text, out Int128 micros)
     {
-        if (TryInfinity(text, out micros))
+        if (TryInfinity(text, out var infinity))
         {
+            micros = infinity;
             return true;
         }
+
+        micros = 0;
 
         var bc = StripBc(ref text);
         var space = text.IndexOf((byte)' ');
@@ -76,12 +82,12 @@ internal static class DebeziumTime
             return false;
         }
 
-        micros = (days * MicrosPerDay) + time;
+        micros = ((Int128)days * MicrosPerDay) + time;
         return true;
     }
 
-    /// <summary>timestamptz output "YYYY-MM-DD HH:MM:SS[.f]±HH[:MM[:SS]][ BC]" to UTC microseconds since the epoch.</summary>
-    public static bool TryParseTimestampTz(ReadOnlySpan<byte> text, out long micros)
+    /// <summary>timestamptz output "YYYY-MM-DD HH:MM:SS[.f]±HH[:MM[:SS]][ BC]" to UTC microseconds since the epoch (128 bits, as timestamp).</summary>
+    public static bool TryParseTimestampTz(ReadOnlySpan<byte> text, out Int128 micros)
     {
         micros = 0;
         var bc = StripBc(ref text);
@@ -99,7 +105,7 @@ internal static class DebeziumTime
             return false;
         }
 
-        micros = (days * MicrosPerDay) + time - (offsetSeconds * 1_000_000L);
+        micros = ((Int128)days * MicrosPerDay) + time - (offsetSeconds * 1_000_000L);
         return true;
     }
 
@@ -108,9 +114,11 @@ internal static class DebeziumTime
     /// <paramref name="fractionDigits"/> 1-6 prints exactly that many digits (Debezium's column-precision formatter);
     /// 0 prints as few as needed (none for whole seconds), as java.time's ISO formatter does.
     /// </summary>
-    public static int FormatTimestamp(long micros, int fractionDigits, Span<byte> destination)
+    public static int FormatTimestamp(Int128 micros, int fractionDigits, Span<byte> destination)
     {
-        var days = Math.DivRem(micros, MicrosPerDay, out var ofDay);
+        var (quotient, remainder) = Int128.DivRem(micros, MicrosPerDay);
+        var days = (long)quotient;
+        var ofDay = (long)remainder;
         if (ofDay < 0)
         {
             ofDay += MicrosPerDay;
@@ -180,7 +188,8 @@ internal static class DebeziumTime
             return false;
         }
 
-        int years = 0, months = 0, days = 0, hours = 0, minutes = 0;
+        // 64 bits: an interval's time part reaches 2562047788 hours.
+        long years = 0, months = 0, days = 0, hours = 0, minutes = 0;
         double seconds = 0;
         var timePart = false;
         var pos = 1;
@@ -220,7 +229,7 @@ internal static class DebeziumTime
                 continue;
             }
 
-            if (!Utf8Parser.TryParse(number, out int count, out var length) || length != number.Length)
+            if (!Utf8Parser.TryParse(number, out long count, out var length) || length != number.Length)
             {
                 return false;
             }

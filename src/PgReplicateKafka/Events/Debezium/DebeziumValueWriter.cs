@@ -83,7 +83,7 @@ internal sealed class DebeziumValueWriter
                 break;
             case DebeziumKind.TimestampMillis or DebeziumKind.TimestampMicros:
                 if (DebeziumTime.TryParseTimestamp(text, out var timestamp))
-                    w.WriteNumberValue(field.Kind == DebeziumKind.TimestampMicros ? timestamp : Math.DivRem(timestamp, 1000, out var rem) - (rem < 0 ? 1 : 0));
+                    w.WriteNumberValue(field.Kind == DebeziumKind.TimestampMicros ? Saturated(timestamp) : (long)FloorDiv(timestamp, 1000));
                 else
                     w.WriteStringValue(text);
                 break;
@@ -167,6 +167,15 @@ internal sealed class DebeziumValueWriter
             w.WriteStringValue(text);
         else
             w.WriteRawValue(text, skipInputValidation: true);
+    }
+
+    // Microseconds after 294247-01-10T04:00:54.775807 do not fit an int64 field: the largest value stands for them, as near as it gets.
+    private static long Saturated(Int128 micros) => micros > long.MaxValue ? long.MaxValue : micros < long.MinValue ? long.MinValue : (long)micros;
+
+    private static Int128 FloorDiv(Int128 value, Int128 divisor)
+    {
+        var (quotient, remainder) = Int128.DivRem(value, divisor);
+        return remainder < 0 ? quotient - 1 : quotient;
     }
 
     private static bool IsNonFinite(ReadOnlySpan<byte> text) =>
@@ -334,14 +343,26 @@ internal sealed class DebeziumValueWriter
         Span<byte> wkb = stackalloc byte[21];
         wkb[0] = 1;
         BinaryPrimitives.WriteInt32LittleEndian(wkb[1..], 1);
-        BinaryPrimitives.WriteDoubleLittleEndian(wkb[5..], x);
-        BinaryPrimitives.WriteDoubleLittleEndian(wkb[13..], y);
+        BinaryPrimitives.WriteInt64LittleEndian(wkb[5..], JavaDoubleBits(x));
+        BinaryPrimitives.WriteInt64LittleEndian(wkb[13..], JavaDoubleBits(y));
         w.WriteStartObject();
-        w.WriteNumber("x"u8, x);
-        w.WriteNumber("y"u8, y);
+        WriteCoordinate(w, "x"u8, x);
+        WriteCoordinate(w, "y"u8, y);
         w.WriteBase64String("wkb"u8, wkb);
         w.WriteNull("srid"u8);
         w.WriteEndObject();
+    }
+
+    // .NET's NaN has the sign bit set; Java (Debezium) writes the canonical NaN, 0x7ff8000000000000.
+    private static long JavaDoubleBits(double value) => double.IsNaN(value) ? 0x7FF8_0000_0000_0000 : BitConverter.DoubleToInt64Bits(value);
+
+    // PostgreSQL accepts NaN and ±Infinity coordinates; JSON numbers cannot hold them, so they are strings, as for float columns.
+    private static void WriteCoordinate(Utf8JsonWriter w, ReadOnlySpan<byte> name, double value)
+    {
+        if (double.IsFinite(value))
+            w.WriteNumber(name, value);
+        else
+            w.WriteString(name, double.IsNaN(value) ? "NaN"u8 : value > 0 ? "Infinity"u8 : "-Infinity"u8);
     }
 
     private void WriteHstore(Utf8JsonWriter w, ReadOnlySpan<byte> text)

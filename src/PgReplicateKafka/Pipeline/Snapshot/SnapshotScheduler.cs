@@ -151,7 +151,8 @@ public sealed partial class SnapshotScheduler
         var states = new RangeState[ranges.Count];
         for (var i = 0; i < states.Length; i++)
             states[i] = new RangeState(ranges[i], null, false);
-        var job = new TableJob(table, table.ToTableInfo(_source.Types), snapshotId, states, 0, where) { Initial = initial };
+        var types = await _source.TypesIncludingAsync(connection, table.Columns.Select(c => c.TypeOid), ct);
+        var job = new TableJob(table, table.ToTableInfo(types), snapshotId, states, 0, where) { Initial = initial };
         _book.Set(job.Capture());
         _logger.LogInformation(where is null ? "Snapshot of {Table} starts: about {Rows} rows in {Ranges} range(s)" : "On-demand snapshot of {Table} starts (where {Where})",
             table.QualifiedName, where ?? (object)Math.Max(0, table.EstimatedRows), ranges.Count);

@@ -5,7 +5,8 @@ namespace PgReplicateKafka.Source.Snapshot;
 
 /// <summary>A published column, in the order pgoutput sends it.</summary>
 /// <param name="SqlType">The type as <c>format_type</c> prints it (typmod included), for casting key parameters back.</param>
-public sealed record SnapshotColumn(string Name, uint TypeOid, string SqlType, bool IsReplicaIdentity);
+/// <param name="TypeModifier">atttypmod, as pgoutput's RELATION message gives it: the Debezium envelope takes scales and precisions from it.</param>
+public sealed record SnapshotColumn(string Name, uint TypeOid, string SqlType, bool IsReplicaIdentity, int TypeModifier = -1);
 
 /// <summary>A published table as a snapshot reads it: columns, the key to page by and the message key.</summary>
 public sealed class SnapshotTable
@@ -86,7 +87,7 @@ public sealed class SnapshotTable
     {
         var columns = new ColumnInfo[Columns.Count];
         for (var i = 0; i < columns.Length; i++)
-            columns[i] = new ColumnInfo(Columns[i].Name, types.Resolve(Columns[i].TypeOid), Columns[i].IsReplicaIdentity);
+            columns[i] = new ColumnInfo(Columns[i].Name, types.Resolve(Columns[i].TypeOid), Columns[i].IsReplicaIdentity, Columns[i].TypeModifier);
         return new TableInfo(RelationId, Schema, Name, columns, IdentityIsFull, MessageKey);
     }
 }

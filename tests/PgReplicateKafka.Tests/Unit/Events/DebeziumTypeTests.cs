@@ -15,8 +15,8 @@ public class DebeziumTypeTests
     private static readonly DebeziumOptions Dbl = Options with { DecimalHandling = DecimalHandling.Double };
     private static readonly DebeziumOptions Connect = Options with { TimePrecision = TimePrecision.Connect };
 
-    // numeric(p,s) type modifier as pg_attribute stores it.
-    private static int Numeric(int precision, int scale) => ((precision << 16) | scale) + 4;
+    // numeric(p,s) type modifier as pg_attribute stores it (the scale in 11 bits, negative from PostgreSQL 15).
+    private static int Numeric(int precision, int scale) => ((precision << 16) | (scale & 0x7FF)) + 4;
 
     private static void AssertField(string schema, string value, ColumnInfo column, string? text, DebeziumOptions? options = null)
     {
@@ -49,6 +49,17 @@ public class DebeziumTypeTests
              "parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"c"}
             """, "\"/h3A\"", Column("c", 1700, Numeric(10, 2)), "-1234.56");
         AssertJson("\"AeJA\"", Single(Column("c", 1700, Numeric(10, 2)), "1234.56"));
+
+        // PostgreSQL 15 scales outside 0..p: numeric(5,-2) holds up to 7 integer digits (12300 is 30 0C);
+        // numeric(3,5) prints 5 fraction digits (0.00123 is 123 at scale 5).
+        AssertField("""
+            {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
+             "parameters":{"scale":"0","connect.decimal.precision":"7"},"field":"c"}
+            """, "\"MAw=\"", Column("c", 1700, Numeric(5, -2)), "12300");
+        AssertField("""
+            {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
+             "parameters":{"scale":"5","connect.decimal.precision":"3"},"field":"c"}
+            """, "\"ew==\"", Column("c", 1700, Numeric(3, 5)), "0.00123");
 
         // Trailing zeros go: 1.500 is 15 at scale 1.
         AssertField("""
@@ -109,6 +120,15 @@ public class DebeziumTypeTests
         AssertJson("\"infinity\"", Single(Column("c", 1184), "infinity"));
         AssertField("""{"type":"string","optional":true,"name":"io.debezium.time.ZonedTime","version":1,"field":"c"}""",
             "\"18:30:00.5Z\"", Column("c", 1266), "10:30:00.5-08");
+
+        // PostgreSQL's last timestamp, 294276-12-31, is past int64 microseconds (they end in 294247): the zoned string is
+        // exact (java.time puts + before years over 9999), MicroTimestamp saturates, milliseconds still fit.
+        AssertJson("\"+294276-12-31T23:59:59.999999Z\"", Single(Column("c", 1184), "294276-12-31 23:59:59.999999+00"));
+        AssertJson("9223372036854775807", Single(Column("c", 1114), "294276-12-31 23:59:59.999999"));
+        AssertJson("9224318015999999", Single(Column("c", 1114, 3), "294276-12-31 23:59:59.999"));
+
+        // An interval's time part goes past int32 hours.
+        AssertJson("9223372036800000000", Single(Column("c", 1186), "PT2562047788H"));
     }
 
     // Temporal types, time.precision.mode=connect: Kafka Connect's logical types in milliseconds
@@ -201,6 +221,10 @@ public class DebeziumTypeTests
                 {"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],
              "optional":true,"name":"io.debezium.data.geometry.Point","version":1,"doc":"Geometry (POINT)","field":"c"}
             """, """{"x":1.5,"y":2,"wkb":"AQEAAAAAAAAAAAD4PwAAAAAAAABA","srid":null}""", Column("c", 600), "(1.5,2)");
+
+        // PostgreSQL accepts non-finite coordinates: strings, as for float columns; the WKB holds the IEEE values.
+        AssertJson("""{"x":"Infinity","y":"-Infinity","wkb":"AQEAAAAAAAAAAADwfwAAAAAAAPD/","srid":null}""", Single(Column("c", 600), "(Infinity,-Infinity)"));
+        AssertJson("""[{"x":"NaN","y":0,"wkb":"AQEAAAAAAAAAAAD4fwAAAAAAAAAA","srid":null}]""", Single(Column("c", 1017), "{\"(NaN,0)\"}"));
     }
 
     // Network address types, and range types: STRING as PostgreSQL prints them.
