@@ -46,6 +46,9 @@ internal sealed class TableJob
     /// <summary>Planned when the session started: <c>initial_only</c> waits for it.</summary>
     public bool Initial { get; init; }
 
+    /// <summary>The slot incarnation the job's records are for (see <see cref="SlotRule"/>).</summary>
+    public SlotIncarnation? Slot { get; init; }
+
     /// <summary>Rows read and emitted (or dropped by the window) so far, including those before a resume.</summary>
     public long RowsRead { get; private set; }
 
@@ -121,7 +124,7 @@ internal sealed class TableJob
             }
 
             var state = done ? SnapshotTableState.Done : started ? SnapshotTableState.InProgress : SnapshotTableState.Pending;
-            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges, Where);
+            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges, Where) { Slot = Slot };
         }
     }
 }
