@@ -5,7 +5,8 @@ namespace PgReplicateKafka.Source.Snapshot;
 
 /// <summary>A published column, in the order pgoutput sends it.</summary>
 /// <param name="SqlType">The type as <c>format_type</c> prints it (typmod included), for casting key parameters back.</param>
-public sealed record SnapshotColumn(string Name, uint TypeOid, string SqlType, bool IsReplicaIdentity);
+/// <param name="TypeModifier">atttypmod, as pgoutput's RELATION message sends it: Debezium's types depend on it (a numeric's scale, a time's precision).</param>
+public sealed record SnapshotColumn(string Name, uint TypeOid, string SqlType, bool IsReplicaIdentity, int TypeModifier = -1);
 
 /// <summary>A published table as a snapshot reads it: columns, the key to page by and the message key.</summary>
 public sealed class SnapshotTable
@@ -80,13 +81,13 @@ public sealed class SnapshotTable
     /// <summary>
     /// The table as events describe it, for READ events and chunk windows. It matches what the
     /// replication stream builds from pgoutput's RELATION message, so snapshot and streamed events of
-    /// a row carry the same key (and so the same topic and partition).
+    /// a row carry the same key (and so the same topic and partition) and the same types.
     /// </summary>
     public TableInfo ToTableInfo(TypeCatalog types)
     {
         var columns = new ColumnInfo[Columns.Count];
         for (var i = 0; i < columns.Length; i++)
-            columns[i] = new ColumnInfo(Columns[i].Name, types.Resolve(Columns[i].TypeOid), Columns[i].IsReplicaIdentity);
+            columns[i] = new ColumnInfo(Columns[i].Name, types.Resolve(Columns[i].TypeOid), Columns[i].IsReplicaIdentity, Columns[i].TypeModifier);
         return new TableInfo(RelationId, Schema, Name, columns, IdentityIsFull, MessageKey);
     }
 }

@@ -29,7 +29,7 @@ public static class SnapshotTableCatalog
 
     // Generated columns are never published; attnum order is pgoutput's column order.
     private const string ColumnsSql = """
-        SELECT a.attrelid, a.attname::text, a.atttypid, format_type(a.atttypid, a.atttypmod), a.attnotnull
+        SELECT a.attrelid, a.attname::text, a.atttypid, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atttypmod
         FROM pg_attribute a
         WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
         ORDER BY a.attrelid, a.attnum
@@ -109,7 +109,7 @@ public static class SnapshotTableCatalog
         for (var i = 0; i < columns.Count; i++)
         {
             var column = columns[i];
-            snapshotColumns[i] = new SnapshotColumn(column.Name, column.TypeOid, column.SqlType, identity is null || Array.IndexOf(identity, column.Name) >= 0);
+            snapshotColumns[i] = new SnapshotColumn(column.Name, column.TypeOid, column.SqlType, identity is null || Array.IndexOf(identity, column.Name) >= 0, column.TypeModifier);
         }
 
         var messageKey = full && primary is not null
@@ -179,7 +179,7 @@ public static class SnapshotTableCatalog
             var table = reader.GetFieldValue<uint>(0);
             if (!columns.TryGetValue(table, out var list))
                 columns[table] = list = [];
-            list.Add(new ColumnRow(reader.GetString(1), reader.GetFieldValue<uint>(2), reader.GetString(3), reader.GetBoolean(4)));
+            list.Add(new ColumnRow(reader.GetString(1), reader.GetFieldValue<uint>(2), reader.GetString(3), reader.GetBoolean(4), reader.GetInt32(5)));
         }
 
         return columns;
@@ -205,7 +205,7 @@ public static class SnapshotTableCatalog
     private sealed record TableRow(
         uint Oid, string Schema, string Name, bool Partitioned, char ReplicaIdentity, long EstimatedRows, string? RowFilter, string[]? PublishedNames);
 
-    private sealed record ColumnRow(string Name, uint TypeOid, string SqlType, bool NotNull);
+    private sealed record ColumnRow(string Name, uint TypeOid, string SqlType, bool NotNull, int TypeModifier);
 
     private sealed record IndexRow(string Name, bool IsPrimary, bool IsReplicaIdentity, string[] Columns, bool Usable);
 }

@@ -259,6 +259,41 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
     }
 
+    /// <summary>
+    /// Debezium's envelope takes a column's type from its modifier (a numeric's scale, a time's precision, a bit
+    /// string's length): a READ event must carry the schema and values a streamed event of the same row carries.
+    /// </summary>
+    [Fact]
+    public async Task Debezium_read_events_carry_the_schema_and_values_of_streamed_events()
+    {
+        const string Values = "12.5, '2026-01-02 03:04:05.123', '2026-01-02 03:04:05.123456', '12:34:56.789', B'1010', 'abc'";
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, $"""
+            CREATE TABLE typed (id int PRIMARY KEY, amount numeric(10,2), at timestamp(3), at_us timestamp(6), t time(3), flags bit(4), code varchar(8));
+            INSERT INTO typed VALUES (1, {Values})
+            """, c => new ReplicatorConfig
+        {
+            Postgres = c.Postgres,
+            Kafka = c.Kafka,
+            Replication = c.Replication,
+            Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial },
+            Format = new FormatConfig { Envelope = EnvelopeFormat.Debezium, Schemas = true },
+        });
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await WaitForLogAsync(logs, "Snapshot of public.typed done", TimeSpan.FromSeconds(30));
+        await run.ExecuteAsync($"INSERT INTO typed VALUES (2, {Values})");
+        await WaitDeliveredAsync(run);
+
+        var events = SnapshotReplay.ReadToEnd(kafka.BootstrapServers, run.Topic("typed"), TimeSpan.FromSeconds(30))
+            .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.Value)!).ToDictionary(e => (string)e["payload"]!["op"]!);
+        var (read, created) = (events["r"], events["c"]);
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(read["schema"], created["schema"]), $"READ schema {read["schema"]}\nstreamed schema {created["schema"]}");
+        var (readRow, createdRow) = (read["payload"]!["after"]!.AsObject(), created["payload"]!["after"]!.AsObject());
+        readRow.Remove("id");
+        createdRow.Remove("id");
+        Assert.Equal(createdRow.ToJsonString(), readRow.ToJsonString());
+    }
+
     private static async Task WriteAsync(ReplicatorRun run, int writer, CancellationToken ct)
     {
         var random = new Random(writer);
