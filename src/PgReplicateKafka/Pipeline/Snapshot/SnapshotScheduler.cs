@@ -84,7 +84,7 @@ public sealed partial class SnapshotScheduler
 
         var workers = new List<Task>();
         for (var i = 0; i < _config.Parallelism; i++)
-            workers.Add(new ChunkWorker(_context, Coordinator, _book, RangeDone).RunAsync(NextAsync, ct));
+            workers.Add(new ChunkWorker(_context, Coordinator, _book, RangeDone, RelayoutAsync).RunAsync(NextAsync, ct));
         var all = Task.WhenAll(workers);
         var report = ReportAsync(ct);
         var watch = WatchAsync(connection, ct);
@@ -279,8 +279,11 @@ public sealed partial class SnapshotScheduler
     private void Finish(TableJob job)
     {
         _rangesLeft.Remove(job);
-        _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s, {Dropped} of them not emitted because the stream carried a newer state",
-            job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds, job.Dropped);
+        if (job.StoppedBecause is { } reason)
+            _logger.LogWarning("Snapshot of {Table} stopped after {Rows} rows: {Reason}", job.Table.QualifiedName, job.RowsRead, reason);
+        else
+            _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s, {Dropped} of them not emitted because the stream carried a newer state",
+                job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds, job.Dropped);
         if (job.Initial && --_initialLeft == 0)
             _initialDone.TrySetResult();
     }
