@@ -21,7 +21,7 @@ public static class SnapshotStatus
     /// <summary>Sorted by table; empty when no snapshot recorded progress. Throws <see cref="KafkaFailureException"/> when the topic cannot be read to its end.</summary>
     public static IReadOnlyList<SnapshotTableStatus> Read(ReplicatorConfig config)
     {
-        var progress = new SnapshotProgressStore(config, NullLogger.Instance).ReadAll(config.Kafka.ConnectTimeout);
+        var progress = new SnapshotProgressStore(config, NullLogger.Instance).ReadAll(config.Kafka.ConnectTimeout).Tables;
         return progress.Values
             .OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => new SnapshotTableStatus(p.Table, p.State switch

@@ -13,8 +13,11 @@ public sealed class KeyExamples
     {
         Count++;
         if (Examples.Count < VerifyCommand.ExampleLimit)
-            Examples.Add(Encoding.UTF8.GetString(key));
+            Examples.Add(Text(key));
     }
+
+    /// <summary>A key as a report shows it: its fields, without the schema Kafka Connect's JsonConverter may wrap them in.</summary>
+    public static string Text(ReadOnlySpan<byte> key) => Encoding.UTF8.GetString(Verify.Envelope.KeyFields(key));
 }
 
 /// <summary>What <c>verify</c> found: exit code 0 when the topic replays to the table, 1 when it does not.</summary>

@@ -49,7 +49,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
         context.Budget.Reset();
-        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context, snapshotBook, state);
+        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context, snapshotBook, state, stream.Cluster);
         var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
 
         using var readCts = new CancellationTokenSource();
@@ -102,7 +102,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
             // Before the slot is created: a run that cannot reach Kafka must not leave a slot retaining WAL.
             if (kafkaChecked is not null)
                 await kafkaChecked;
-            return await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken);
+            // Snapshot progress belongs to one slot incarnation: a new one is recorded before it exists (SnapshotBook).
+            Func<CancellationToken, Task>? recordSlot = snapshotBook is not null && config.Snapshot.Mode != Configuration.SnapshotMode.Never ? snapshotBook.RecordSlotCreationAsync : null;
+            return await SourceSetup.PrepareAsync(catalog, config.Postgres, createSlot: !progress.Established, _logger, stopToken, recordSlot);
         }
         catch
         {

@@ -20,6 +20,9 @@ public sealed record SnapshotRangeProgress(string[]? Lower, string[]? Upper, str
 /// <param name="Where">An on-demand request's condition; null for the table's own snapshot.</param>
 public sealed record SnapshotTableProgress(string Table, string SnapshotId, SnapshotTableState State, long RowsRead, IReadOnlyList<SnapshotRangeProgress> Ranges, string? Where = null)
 {
+    /// <summary>The slot the progress was recorded for; null when written without one (an on-demand request's first record, or an earlier version).</summary>
+    public SlotIncarnation? Slot { get; init; }
+
     /// <summary>
     /// Where the record is kept: the table's name for its own snapshot; for an on-demand request, one
     /// per request, so a request never overwrites the table's snapshot or another request.
@@ -29,3 +32,19 @@ public sealed record SnapshotTableProgress(string Table, string SnapshotId, Snap
     /// <summary>The <see cref="Key"/> of a table's snapshot (<paramref name="request"/> null) or of one request.</summary>
     public static string KeyOf(string table, string? request) => request is null ? table : $"{table}#{request}";
 }
+
+/// <summary>
+/// One life of the replication slot: a slot dropped and created again under the same name, or one on a
+/// rebuilt cluster, is another incarnation, and progress recorded for one says nothing about another.
+/// </summary>
+/// <param name="SystemId">The PostgreSQL cluster's system identifier (IDENTIFY_SYSTEM).</param>
+/// <param name="Origin">
+/// A WAL position the slot stood at or after from its creation on: the server's position just before
+/// pg-replicate-kafka created it, or the slot's confirmed position when pg-replicate-kafka first found it.
+/// </param>
+public sealed record SlotIncarnation(string SystemId, ulong Origin);
+
+/// <summary>What the progress topic holds for this database and slot name.</summary>
+/// <param name="Tables">Each table's and each request's newest record, by <see cref="SnapshotTableProgress.Key"/>.</param>
+/// <param name="Slot">The slot incarnation recorded last; null when none was recorded.</param>
+public sealed record RecordedProgress(IReadOnlyDictionary<string, SnapshotTableProgress> Tables, SlotIncarnation? Slot);

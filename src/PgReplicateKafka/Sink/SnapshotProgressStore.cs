@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using PgReplicateKafka.Configuration;
+using PgReplicateKafka.Events;
 
 namespace PgReplicateKafka.Sink;
 
@@ -10,6 +11,7 @@ namespace PgReplicateKafka.Sink;
 /// Snapshot progress in a compacted Kafka topic: one record per database, slot and table, keyed
 /// <c>{"database":…,"slot":…,"table":…}</c>, the newest of which is the table's progress. Written
 /// only once Kafka acknowledged the chunks it counts, so a restart never skips an unacknowledged row.
+/// Beside them, keyed <c>{"database":…,"slot":…}</c>, the slot incarnation they belong to now.
 /// </summary>
 public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogger logger, string? topic = null)
 {
@@ -51,9 +53,59 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
             Rows = progress.RowsRead,
             Ranges = ranges,
             Where = progress.Where,
+            SystemId = progress.Slot?.SystemId,
+            SlotOrigin = progress.Slot is { } slot ? Lsn.Format(slot.Origin) : null,
             TsMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
         return new Message<byte[]?, byte[]?> { Key = Key(progress), Value = JsonSerializer.SerializeToUtf8Bytes(value, ProgressJson.Default.ValueRecord) };
+    }
+
+    /// <summary>The record saying which incarnation of the slot the progress belongs to from now on.</summary>
+    public Message<byte[]?, byte[]?> SlotRecord(SlotIncarnation slot) => new()
+    {
+        Key = JsonSerializer.SerializeToUtf8Bytes(new KeyRecord { Database = config.Postgres.Database, Slot = config.Postgres.SlotName }, ProgressJson.Default.KeyRecord),
+        Value = JsonSerializer.SerializeToUtf8Bytes(
+            new SlotValueRecord
+            {
+                Database = config.Postgres.Database,
+                Slot = config.Postgres.SlotName,
+                SystemId = slot.SystemId,
+                SlotOrigin = Lsn.Format(slot.Origin),
+                TsMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            },
+            ProgressJson.Default.SlotValueRecord),
+    };
+
+    /// <summary>
+    /// Writes <paramref name="records"/> outside the replication stream (the slot's incarnation before the slot
+    /// is created, a snapshot's plan before its first chunk) and returns once Kafka acknowledged each. Its own
+    /// short-lived producer: the replicator's may be transactional, and these writes are rare.
+    /// </summary>
+    public async Task WriteAsync(IReadOnlyList<Message<byte[]?, byte[]?>> records, CancellationToken ct)
+    {
+        if (records.Count == 0)
+            return;
+        await EnsureTopicAsync();
+        var settings = new ProducerConfig(KafkaSettings.Client(config.Kafka))
+        {
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            // As the replicator's producer partitions, so a table's records stay in one partition, in order.
+            Partitioner = Partitioner.Murmur2Random,
+            MessageTimeoutMs = (int)config.Kafka.ConnectTimeout.TotalMilliseconds,
+        };
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(settings).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        foreach (var record in records)
+        {
+            try
+            {
+                await producer.ProduceAsync(Topic, record, ct);
+            }
+            catch (ProduceException<byte[]?, byte[]?> e)
+            {
+                throw new KafkaFailureException($"Kafka did not store a snapshot progress record in topic {Topic}: {e.Error.Reason}", e);
+            }
+        }
     }
 
     /// <summary>Writes <paramref name="progress"/> and returns once Kafka acknowledged it.</summary>
@@ -73,12 +125,12 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
     public Task EnsureTopicAsync() => _compacted.EnsureAsync();
 
     /// <summary>
-    /// The committed progress of every table of this database and slot, by "schema.table". Reads
-    /// each partition to its end offset as it was when the read began, and throws
+    /// The committed progress of every table of this database and slot name, and the slot incarnation
+    /// recorded last. Reads each partition to its end offset as it was when the read began, and throws
     /// <see cref="KafkaFailureException"/> when it cannot get there within <paramref name="timeout"/>
     /// (e.g. an open transaction holds read_committed back): a partial view would restart tables.
     /// </summary>
-    public IReadOnlyDictionary<string, SnapshotTableProgress> ReadAll(TimeSpan timeout)
+    public RecordedProgress ReadAll(TimeSpan timeout)
     {
         var settings = KafkaSettings.ReadToEnd(config.Kafka, "pg-replicate-kafka-snapshot-reader");
         // Connection failures are reported once, as the exception below; librdkafka would print every retry to stderr.
@@ -97,9 +149,10 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
         }
 
         var progress = new Dictionary<string, SnapshotTableProgress>();
+        SlotIncarnation? slot = null;
         var topicMetadata = metadata.Topics.SingleOrDefault(t => t.Topic == Topic);
         if (topicMetadata is null || topicMetadata.Error.Code == ErrorCode.UnknownTopicOrPart)
-            return progress; // no snapshot ever recorded progress
+            return new RecordedProgress(progress, null); // no snapshot ever recorded progress
         if (topicMetadata.Error.IsError)
             throw Incomplete($"its metadata says {topicMetadata.Error.Reason}");
 
@@ -145,7 +198,7 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
             if (result is null || !ends.TryGetValue(result.TopicPartition, out var end))
                 continue; // nothing yet, or a partition read to its end already
             if (!result.IsPartitionEOF)
-                Apply(result.Message, progress);
+                Apply(result.Message, progress, ref slot);
 
             // Transaction markers occupy offsets too, so the last record may lie below the end: the
             // end-of-partition event carries the fetch position, which has passed them.
@@ -154,10 +207,10 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
                 ends.Remove(result.TopicPartition);
         }
 
-        return progress;
+        return new RecordedProgress(progress, slot);
     }
 
-    private void Apply(Message<byte[]?, byte[]?> message, Dictionary<string, SnapshotTableProgress> progress)
+    private void Apply(Message<byte[]?, byte[]?> message, Dictionary<string, SnapshotTableProgress> progress, ref SlotIncarnation? slot)
     {
         if (message.Key is null)
             return;
@@ -171,8 +224,14 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
             return; // not ours
         }
 
-        if (key?.Table is null || key.Database != config.Postgres.Database || key.Slot != config.Postgres.SlotName)
+        if (key is null || key.Database != config.Postgres.Database || key.Slot != config.Postgres.SlotName)
             return;
+        if (key.Table is null)
+        {
+            slot = message.Value is null ? null : ParseSlot(message.Value);
+            return;
+        }
+
         if (message.Value is null)
         {
             progress.Remove(SnapshotTableProgress.KeyOf(key.Table, key.Request)); // a tombstone forgets the record
@@ -205,9 +264,41 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
             ranges[i] = new SnapshotRangeProgress(range.Lower, range.Upper, range.LastKey, range.Done);
         }
 
-        var record = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges, value.Where);
+        var record = new SnapshotTableProgress(key.Table, value.Snapshot, state, value.Rows, ranges, value.Where)
+        {
+            Slot = value.SystemId is { } systemId && value.SlotOrigin is { } origin ? new SlotIncarnation(systemId, ParseLsn(origin, key.Table)) : null,
+        };
         // By the Kafka key, as compaction keeps them: the newest record of a key wins.
         progress[SnapshotTableProgress.KeyOf(key.Table, key.Request)] = record;
+    }
+
+    private SlotIncarnation ParseSlot(byte[] value)
+    {
+        SlotValueRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize(value, ProgressJson.Default.SlotValueRecord);
+        }
+        catch (JsonException e)
+        {
+            throw Incomplete($"the record of slot {config.Postgres.SlotName} is not valid JSON: {e.Message}", e);
+        }
+
+        if (record?.SystemId is null || record.SlotOrigin is null)
+            throw Incomplete($"the record of slot {config.Postgres.SlotName} lacks system_id or slot_origin");
+        return new SlotIncarnation(record.SystemId, ParseLsn(record.SlotOrigin, "slot " + config.Postgres.SlotName));
+    }
+
+    private ulong ParseLsn(string text, string of)
+    {
+        try
+        {
+            return Lsn.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw Incomplete($"the record of {of} has an invalid slot_origin \"{text}\"", e);
+        }
     }
 
     private KafkaFailureException Incomplete(string reason, Exception? inner = null) =>
@@ -217,74 +308,5 @@ public sealed partial class SnapshotProgressStore(ReplicatorConfig config, ILogg
     {
         var left = deadline - DateTime.UtcNow;
         return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
-    }
-
-    // Generated at build time: the published binary is trimmed, which turns reflection-based
-    // serialization off (it threw on the first record).
-    [JsonSerializable(typeof(KeyRecord))]
-    [JsonSerializable(typeof(ValueRecord))]
-    private sealed partial class ProgressJson : JsonSerializerContext;
-
-    private sealed class KeyRecord
-    {
-        [JsonPropertyName("database")]
-        public string? Database { get; init; }
-
-        [JsonPropertyName("slot")]
-        public string? Slot { get; init; }
-
-        [JsonPropertyName("table")]
-        public string? Table { get; init; }
-
-        /// <summary>An on-demand request's snapshot id; left out of the table's own key.</summary>
-        [JsonPropertyName("request")]
-        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-        public string? Request { get; init; }
-    }
-
-    private sealed class RangeRecord
-    {
-        [JsonPropertyName("lower")]
-        public string[]? Lower { get; init; }
-
-        [JsonPropertyName("upper")]
-        public string[]? Upper { get; init; }
-
-        [JsonPropertyName("last_key")]
-        public string[]? LastKey { get; init; }
-
-        [JsonPropertyName("done")]
-        public bool Done { get; init; }
-    }
-
-    private sealed class ValueRecord
-    {
-        [JsonPropertyName("database")]
-        public string? Database { get; init; }
-
-        [JsonPropertyName("slot")]
-        public string? Slot { get; init; }
-
-        [JsonPropertyName("table")]
-        public string? Table { get; init; }
-
-        [JsonPropertyName("snapshot")]
-        public string? Snapshot { get; init; }
-
-        [JsonPropertyName("state")]
-        public string? State { get; init; }
-
-        [JsonPropertyName("where")]
-        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-        public string? Where { get; init; }
-
-        [JsonPropertyName("rows")]
-        public long Rows { get; init; }
-
-        [JsonPropertyName("ranges")]
-        public RangeRecord[]? Ranges { get; init; }
-
-        [JsonPropertyName("ts_ms")]
-        public long TsMs { get; init; }
     }
 }

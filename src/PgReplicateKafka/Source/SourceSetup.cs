@@ -66,10 +66,12 @@ public static class SourceSetup
     /// Create the slot when it is missing: true on first start only. A slot that disappears while we
     /// run was dropped by someone, and silently recreating it would skip every change in between.
     /// </param>
-    public static async Task<SourceState> PrepareAsync(NpgsqlConnection connection, PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct)
+    /// <param name="beforeSlotCreated">Runs just before the slot is created, if it is (the snapshot records the slot's new incarnation).</param>
+    public static async Task<SourceState> PrepareAsync(
+        NpgsqlConnection connection, PostgresConfig config, bool createSlot, ILogger logger, CancellationToken ct, Func<CancellationToken, Task>? beforeSlotCreated = null)
     {
         await EnsurePublicationAsync(connection, config, logger, ct);
-        var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, logger, ct);
+        var (startLsn, slotCreated) = await EnsureSlotAsync(connection, config, createSlot, beforeSlotCreated, logger, ct);
         var types = await PostgresCatalog.LoadTypesAsync(connection, ct);
         var state = new SourceState(connection, startLsn, slotCreated, types);
         await PostgresCatalog.LoadEnumLabelsAsync(connection, state.EnumLabels, ct);
@@ -94,7 +96,8 @@ public static class SourceSetup
         logger.LogInformation("Created publication {Publication} for tables {Tables}", config.Publication, string.Join(", ", config.Tables));
     }
 
-    private static async Task<(NpgsqlLogSequenceNumber Lsn, bool Created)> EnsureSlotAsync(NpgsqlConnection connection, PostgresConfig config, bool create, ILogger logger, CancellationToken ct)
+    private static async Task<(NpgsqlLogSequenceNumber Lsn, bool Created)> EnsureSlotAsync(
+        NpgsqlConnection connection, PostgresConfig config, bool create, Func<CancellationToken, Task>? beforeCreate, ILogger logger, CancellationToken ct)
     {
         // Plugin, database and activity were checked already.
         if (await ReplicationSlots.ConfirmedFlushAsync(connection, config.SlotName, ct) is { } confirmed)
@@ -110,6 +113,8 @@ public static class SourceSetup
                 "check who dropped it; restarting pg-replicate-kafka creates a new slot and streams from now on");
         }
 
+        if (beforeCreate is not null)
+            await beforeCreate(ct);
         try
         {
             var lsn = await ReplicationSlots.CreateAsync(connection, config.SlotName, config.FailoverSlot, ct);

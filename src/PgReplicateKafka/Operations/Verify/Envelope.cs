@@ -27,6 +27,40 @@ public readonly record struct Envelope(EnvelopeOperation Operation, int AfterSta
     /// <summary>The <c>before</c> object, empty when the event has none.</summary>
     public ReadOnlySpan<byte> Before(ReadOnlySpan<byte> value) => value.Slice(BeforeStart, BeforeLength);
 
+    /// <summary>
+    /// A message key's fields: the key itself, or its <c>payload</c> when Kafka Connect's JsonConverter wrapped it
+    /// with its schema (<c>{"schema":…,"payload":{…}}</c>).
+    /// </summary>
+    public static ReadOnlySpan<byte> KeyFields(ReadOnlySpan<byte> key)
+    {
+        if (!key.StartsWith("{\"schema\":"u8))
+            return key;
+        try
+        {
+            var reader = new Utf8JsonReader(key);
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var payload = reader.ValueTextEquals("payload"u8);
+                reader.Read();
+                if (payload && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    var start = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    return key[start..(int)reader.BytesConsumed];
+                }
+
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON after all: the key as it is.
+        }
+
+        return key;
+    }
+
     /// <summary>Parses <paramref name="value"/>; false when it is not an event this product writes (the reason says why).</summary>
     public static bool TryParse(ReadOnlySpan<byte> value, out Envelope envelope, out string? reason)
     {

@@ -9,8 +9,9 @@ namespace PgReplicateKafka.Operations.Verify;
 /// <summary>
 /// A 128-bit digest (SHA-256, truncated) of an <c>after</c> object: each column's index and raw JSON
 /// value, in order. Raw JSON compares exactly because the table's rows are written by the same serializer
-/// as the events. Columns an event leaves out (unchanged TOAST values) are recorded in a column mask, so
-/// the table's row is digested over the same columns only.
+/// as the events. Columns an event leaves out (unchanged TOAST values: the native envelope omits them,
+/// Debezium's writes its placeholder) are recorded in a column mask, so the table's row is digested over
+/// the same columns only.
 /// </summary>
 public sealed class RowFingerprint : IDisposable
 {
@@ -24,11 +25,19 @@ public sealed class RowFingerprint : IDisposable
     private readonly byte[] _digest = new byte[32];
     private readonly byte[] _index = new byte[4];
 
-    public RowFingerprint(TableInfo table)
+    // Per column, the value an event holds for an unchanged TOASTed value (Debezium's placeholder); null when none.
+    private readonly byte[]?[] _unavailable;
+
+    /// <param name="table">The table as its events are written (a [[tables]] rule's projection).</param>
+    /// <param name="unavailableRow">The <c>after</c> object of a row whose every value is an unchanged TOASTed one, as the envelope writes it.</param>
+    public RowFingerprint(TableInfo table, ReadOnlySpan<byte> unavailableRow = default)
     {
         _names = new byte[table.Columns.Count][];
         for (var i = 0; i < _names.Length; i++)
             _names[i] = Encoding.UTF8.GetBytes(table.Columns[i].Name);
+        _unavailable = new byte[_names.Length][];
+        if (!unavailableRow.IsEmpty)
+            ReadPlaceholders(unavailableRow);
         var words = (_names.Length + 63) / 64;
         var all = new ulong[words];
         for (var i = 0; i < _names.Length; i++)
@@ -82,6 +91,8 @@ public sealed class RowFingerprint : IDisposable
                 expected = column + 1;
                 if (filter is not null && (filter[column / 64] & (1UL << (column % 64))) == 0)
                     continue;
+                if (seen is not null && _unavailable[column] is { } placeholder && value.SequenceEqual(placeholder))
+                    continue; // not sent: like a column the event leaves out
                 if (seen is not null)
                     seen[column / 64] |= 1UL << (column % 64);
                 BinaryPrimitives.WriteInt32LittleEndian(_index, column);
@@ -95,6 +106,24 @@ public sealed class RowFingerprint : IDisposable
 
         _hash.GetHashAndReset(_digest);
         return BinaryPrimitives.ReadUInt128LittleEndian(_digest);
+    }
+
+    private void ReadPlaceholders(ReadOnlySpan<byte> row)
+    {
+        var reader = new Utf8JsonReader(row);
+        reader.Read();
+        var expected = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var column = ColumnOf(ref reader, expected);
+            reader.Read();
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            // A null placeholder cannot be told from a null value: such columns are compared.
+            if (column >= 0 && reader.TokenType != JsonTokenType.Null)
+                _unavailable[column] = row[start..(int)reader.BytesConsumed].ToArray();
+            expected = column + 1;
+        }
     }
 
     /// <summary>The column a property names: the serializer writes them in table order, so the next one is tried first.</summary>

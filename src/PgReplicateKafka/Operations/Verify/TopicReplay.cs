@@ -1,10 +1,9 @@
-using System.Text;
-
 namespace PgReplicateKafka.Operations.Verify;
 
 /// <summary>
 /// A table's topic replayed per message key, keeping per key only digests: the key's (for the
 /// lookup), the last <c>after</c> object's, its position and its key bytes (to name it in a report).
+/// Keys are compared as the configured envelope writes them (with Kafka Connect's schema, if any).
 /// The last record of a key wins, since a key always lands on one partition; DELETE and tombstones
 /// remove the key. A TRUNCATE has no key and so lands on any partition: it removes every key whose
 /// last event has a lower <c>source.lsn</c>, which orders events across partitions. So does an UPDATE
@@ -112,7 +111,7 @@ public sealed class TopicReplay(RowFingerprint fingerprint, RowKey rowKey)
                 continue;
             count++;
             if (examples.Count < limit)
-                examples.Add(Encoding.UTF8.GetString(_chunks[(int)(entry.KeyRef >> 32)], (int)entry.KeyRef, entry.KeyLength));
+                examples.Add(KeyExamples.Text(_chunks[(int)(entry.KeyRef >> 32)].AsSpan((int)entry.KeyRef, entry.KeyLength)));
         }
 
         return count;
@@ -137,7 +136,7 @@ public sealed class TopicReplay(RowFingerprint fingerprint, RowKey rowKey)
     {
         Unreadable++;
         if (UnreadableExamples.Count < 10)
-            UnreadableExamples.Add($"{(key is null ? "(null key)" : Encoding.UTF8.GetString(key))}: {reason}");
+            UnreadableExamples.Add($"{(key is null ? "(null key)" : KeyExamples.Text(key))}: {reason}");
     }
 
     /// <summary>Copies the key into the arena: one allocation per 64 KiB of keys, not one per key.</summary>

@@ -6,7 +6,7 @@ using PgReplicateKafka.Events.Values;
 
 namespace PgReplicateKafka.Pipeline.Format;
 
-/// <summary>The configured envelope, native or Debezium, behind one shape of call.</summary>
+/// <summary>The configured envelope, native or Debezium, behind one shape of call (the pump's, and verify's).</summary>
 internal sealed class EnvelopeWriter
 {
     private readonly EventSerializer? _native;
@@ -32,10 +32,7 @@ internal sealed class EnvelopeWriter
         }
         else
         {
-            _native = new EventSerializer(config.Postgres.Database, new FormatOptions(
-                NumericAsNumber: format.Numeric == NumericFormat.Number,
-                JsonAsString: format.Json == JsonFormat.String,
-                BinaryAsHex: format.Binary == BinaryFormat.Hex));
+            _native = new EventSerializer(config.Postgres.Database, FormatOptions.From(format));
         }
     }
 

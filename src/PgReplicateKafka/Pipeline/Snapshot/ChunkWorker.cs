@@ -14,7 +14,13 @@ internal sealed record RangeWork(TableJob Job, int Range);
 /// pump, writes the high watermark, and waits until Kafka acknowledged the chunk's READ events
 /// before recording its progress and reading the next. So a crash reads again at most one chunk per reader.
 /// </summary>
-internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator coordinator, SnapshotBook book, Action<RangeWork> rangeDone)
+/// <param name="relayout">
+/// The table's layout changed under a read (a column dropped or renamed, the table dropped or renamed): reads its
+/// layout again on the connection given; false when the table's snapshot cannot go on (<see cref="TableJob.StoppedBecause"/>).
+/// </param>
+internal sealed class ChunkWorker(
+    SessionContext context, SnapshotCoordinator coordinator, SnapshotBook book, Action<RangeWork> rangeDone,
+    Func<NpgsqlConnection, TableJob, CancellationToken, Task<bool>> relayout)
 {
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
@@ -36,15 +42,34 @@ internal sealed class ChunkWorker(SessionContext context, SnapshotCoordinator co
     {
         var job = work.Job;
         var state = job.Ranges[work.Range];
-        var reader = new ChunkReader(job.Table, context.Config.Snapshot.ChunkSize, state.Range, job.Where);
         var after = state.LastKey;
         var retryDelay = MinRetryDelay;
+        ChunkReader? reader = null;
         while (!state.Done)
         {
             await WaitForBudgetAsync(ct);
-            var chunk = coordinator.Register(job, work.Range);
+            // The rows, the window and the READ events of a chunk are all of the layout it is read in.
+            var layout = job.Layout;
+            if (reader?.Table != layout.Table)
+                reader = new ChunkReader(layout.Table, context.Config.Snapshot.ChunkSize, state.Range, job.Where);
+            var chunk = coordinator.Register(job, work.Range, layout.Info);
             await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.Low, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
-            var rows = await reader.ReadAsync(connection, after, ct);
+            SnapshotChunk rows;
+            try
+            {
+                rows = await reader.ReadAsync(connection, after, ct);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable)
+            {
+                // ALTER TABLE under the snapshot: close this chunk's window unread, then read on in the new layout.
+                chunk.Unread = true;
+                await Watermarks.EmitAsync(connection, new Watermark(WatermarkKind.High, job.SnapshotId, job.Table.QualifiedName, chunk.Id), ct);
+                await chunk.Completion.Task.WaitAsync(ct);
+                if (!await relayout(connection, job, ct))
+                    return;
+                continue;
+            }
+
             // Not charged to the in-flight budget while held: the receive loop waits on that budget, and
             // a chunk larger than it would stop the stream before the high watermark that releases the
             // chunk. Held rows are bounded by parallelism × chunk_size; the survivors are charged when emitted.

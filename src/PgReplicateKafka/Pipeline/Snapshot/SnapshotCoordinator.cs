@@ -31,9 +31,9 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
 
     public SnapshotProgressStore Store => store;
 
-    internal PendingChunk Register(TableJob job, int range)
+    internal PendingChunk Register(TableJob job, int range, TableInfo info)
     {
-        var chunk = new PendingChunk(job, range, Interlocked.Increment(ref _nextChunk));
+        var chunk = new PendingChunk(job, range, Interlocked.Increment(ref _nextChunk), info);
         _chunks[chunk.Id] = chunk;
         return chunk;
     }
@@ -70,17 +70,31 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
             case Watermark { Kind: WatermarkKind.Low } low:
                 if (_chunks.TryGetValue(low.Chunk, out var opening) && opening.Matches(low) && opening.Window is null)
                 {
-                    opening.Window = new ChunkWindow(opening.Job.Info);
+                    opening.Window = new ChunkWindow(opening.Info);
                     opening.LowPosition = _recent.Position;
                     _open.Add(opening);
                 }
 
                 break;
             case Watermark { Kind: WatermarkKind.High } high:
-                if (_chunks.TryGetValue(high.Chunk, out var closing) && closing.Matches(high) && closing.Window is not null && closing.Rows is { } rows)
-                    await CloseAsync(closing, rows, marker, produceRead, produceRecord);
+                if (_chunks.TryGetValue(high.Chunk, out var closing) && closing.Matches(high) && closing.Window is not null)
+                {
+                    if (closing.Rows is { } rows)
+                        await CloseAsync(closing, rows, marker, produceRead, produceRecord);
+                    else if (closing.Unread)
+                        Forget(closing, marker);
+                }
+
                 break;
         }
+    }
+
+    /// <summary>Closes the window of a chunk whose read failed: nothing to emit, its reader goes on.</summary>
+    private void Forget(PendingChunk chunk, SnapshotMarker marker)
+    {
+        _open.Remove(chunk);
+        _chunks.TryRemove(chunk.Id, out _);
+        chunk.Completion.TrySetResult(new ChunkResult(marker.Transaction, 0, 0, null));
     }
 
     private async ValueTask CloseAsync(
@@ -106,7 +120,7 @@ public sealed class SnapshotCoordinator(SnapshotProgressStore store, InFlightBud
             kept += ChangeEventSize(row);
         budget.Add(kept);
         foreach (var row in survivors)
-            await produceRead(new ChangeEvent(chunk.Job.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
+            await produceRead(new ChangeEvent(chunk.Info, ChangeOperation.Read, marker.Lsn, marker.Transaction, before: null, after: row));
 
         var progress = chunk.Job.Advance(chunk.Range, rows, chunk.Window.Dropped, out var version);
         if (progressInTransaction)

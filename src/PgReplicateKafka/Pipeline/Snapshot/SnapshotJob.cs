@@ -13,6 +13,9 @@ internal sealed class RangeState(KeyRange range, string[]? lastKey, bool done)
     public bool Done { get; set; } = done;
 }
 
+/// <summary>A table's columns as its chunks are read (<paramref name="Table"/>) and emitted (<paramref name="Info"/>).</summary>
+internal sealed record TableLayout(SnapshotTable Table, TableInfo Info);
+
 /// <summary>
 /// The snapshot of one table: its ranges advance at each high watermark, in stream order (the pump),
 /// and <see cref="Capture"/> is the progress record of that point.
@@ -23,11 +26,11 @@ internal sealed class TableJob
     private readonly SemaphoreSlim _saving = new(1, 1);
     private long _advanced;
     private long _saved;
+    private TableLayout _layout;
 
     public TableJob(SnapshotTable table, TableInfo info, string snapshotId, IReadOnlyList<RangeState> ranges, long rowsRead, string? where)
     {
-        Table = table;
-        Info = info;
+        _layout = new TableLayout(table, info);
         SnapshotId = snapshotId;
         Ranges = ranges;
         RowsRead = rowsRead;
@@ -35,8 +38,15 @@ internal sealed class TableJob
         Where = where;
     }
 
-    public SnapshotTable Table { get; }
-    public TableInfo Info { get; }
+    /// <summary>The table's name, relation and estimate: the same in every layout.</summary>
+    public SnapshotTable Table => Layout.Table;
+
+    /// <summary>The columns now: a chunk is read and emitted in the layout it was registered with.</summary>
+    public TableLayout Layout => Volatile.Read(ref _layout);
+
+    /// <summary>Set when the table was dropped, renamed or left the publication under the snapshot: it ends unfinished.</summary>
+    public string? StoppedBecause { get; set; }
+
     public string SnapshotId { get; }
     public IReadOnlyList<RangeState> Ranges { get; }
 
@@ -45,6 +55,9 @@ internal sealed class TableJob
 
     /// <summary>Planned when the session started: <c>initial_only</c> waits for it.</summary>
     public bool Initial { get; init; }
+
+    /// <summary>The slot incarnation the job's records are for (see <see cref="SlotRule"/>).</summary>
+    public SlotIncarnation? Slot { get; init; }
 
     /// <summary>Rows read and emitted (or dropped by the window) so far, including those before a resume.</summary>
     public long RowsRead { get; private set; }
@@ -105,6 +118,9 @@ internal sealed class TableJob
         }
     }
 
+    /// <summary>A column was dropped or renamed under the snapshot: the next chunks are read in <paramref name="layout"/>.</summary>
+    public void Relayout(TableLayout layout) => Volatile.Write(ref _layout, layout);
+
     public SnapshotTableProgress Capture()
     {
         lock (_gate)
@@ -121,7 +137,7 @@ internal sealed class TableJob
             }
 
             var state = done ? SnapshotTableState.Done : started ? SnapshotTableState.InProgress : SnapshotTableState.Pending;
-            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges, Where);
+            return new SnapshotTableProgress(Table.QualifiedName, SnapshotId, state, RowsRead, ranges, Where) { Slot = Slot };
         }
     }
 }
@@ -133,11 +149,13 @@ internal sealed class TableJob
 internal sealed record ChunkResult(SourceTransaction Transaction, int Emitted, int Dropped, SnapshotTableProgress? Progress, long Version = 0);
 
 /// <summary>A chunk between its watermarks: registered before the low one is written, its rows set before the high one is.</summary>
-internal sealed class PendingChunk(TableJob job, int range, long id)
+/// <param name="info">The layout the chunk is read in: its window and READ events use it.</param>
+internal sealed class PendingChunk(TableJob job, int range, long id, TableInfo info)
 {
     public TableJob Job { get; } = job;
     public int Range { get; } = range;
     public long Id { get; } = id;
+    public TableInfo Info { get; } = info;
 
     /// <summary>Opened by the pump at the low watermark.</summary>
     public ChunkWindow? Window { get; set; }
@@ -147,6 +165,9 @@ internal sealed class PendingChunk(TableJob job, int range, long id)
 
     /// <summary>Set by the reader before it writes the high watermark, so the pump sees it there.</summary>
     public volatile SnapshotChunk? Rows;
+
+    /// <summary>Set instead of <see cref="Rows"/> when the read failed: the high watermark only closes the window.</summary>
+    public volatile bool Unread;
 
 
     public TaskCompletionSource<ChunkResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

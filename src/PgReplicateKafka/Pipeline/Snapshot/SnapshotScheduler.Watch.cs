@@ -67,6 +67,30 @@ public sealed partial class SnapshotScheduler
         }
     }
 
+    /// <summary>
+    /// A read of <paramref name="job"/>'s table failed on its layout: the table as published now, if it still is
+    /// under its name with a key; otherwise its snapshot stops (a renamed table can be requested again by its new name).
+    /// </summary>
+    private async Task<bool> RelayoutAsync(NpgsqlConnection connection, TableJob job, CancellationToken ct)
+    {
+        var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
+        var table = tables.FirstOrDefault(t => t.RelationId == job.Table.RelationId);
+        var problem = table is null ? $"it was dropped or left publication {_context.Config.Postgres.Publication}"
+            : table.QualifiedName != job.Table.QualifiedName ? $"it was renamed to {table.QualifiedName}; request a snapshot of it under that name if needed"
+            : table.RefusalReason;
+        if (problem is not null)
+        {
+            job.StoppedBecause = problem;
+            return false;
+        }
+
+        var types = await _source.TypesIncludingAsync(connection, table!.Columns.Select(c => c.TypeOid), ct);
+        job.Relayout(new TableLayout(table, table.ToTableInfo(types)));
+        _logger.LogInformation("Table {Table} changed under its snapshot; it goes on with columns {Columns}",
+            table.QualifiedName, string.Join(", ", table.Columns.Select(c => c.Name)));
+        return true;
+    }
+
     private async Task RequestAsync(NpgsqlConnection connection, SnapshotTableProgress request, CancellationToken ct)
     {
         // Resumed at the start of the session, or done already: the request was streamed again.

@@ -21,6 +21,7 @@ public sealed partial class SnapshotScheduler
     private readonly SessionContext _context;
     private readonly SnapshotBook _book;
     private readonly SourceState _source;
+    private readonly ClusterIdentity _cluster;
     private readonly ILogger _logger;
     private readonly SnapshotConfig _config;
     private readonly Channel<RangeWork> _work = Channel.CreateUnbounded<RangeWork>();
@@ -32,11 +33,16 @@ public sealed partial class SnapshotScheduler
     private readonly TaskCompletionSource _initialDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _initialLeft;
 
-    public SnapshotScheduler(SessionContext context, SnapshotBook book, SourceState source)
+    // The slot incarnation this session's records are for; null in mode never, which records none.
+    private SlotIncarnation? _slot;
+
+    /// <param name="cluster">The server the session streams from.</param>
+    public SnapshotScheduler(SessionContext context, SnapshotBook book, SourceState source, ClusterIdentity cluster)
     {
         _context = context;
         _book = book;
         _source = source;
+        _cluster = cluster;
         _logger = context.Logger;
         _config = context.Config.Snapshot;
         Coordinator = new SnapshotCoordinator(book.Store, context.Budget, context.Config.Replication.Delivery == DeliveryGuarantee.ExactlyOnce);
@@ -61,14 +67,15 @@ public sealed partial class SnapshotScheduler
             return;
         }
 
-        var progress = await _book.LoadAsync(ct);
+        var recorded = await _book.LoadAsync(ct);
         if (_config.Mode != SnapshotMode.Never)
         {
             await _book.Store.EnsureTopicAsync();
-            await PlanAsync(connection, progress, ct);
+            _slot = await CurrentSlotAsync(recorded.Slot, ct);
+            await PlanAsync(connection, recorded.Tables, _slot, ct);
         }
 
-        await ResumeRequestsAsync(connection, progress, ct);
+        await ResumeRequestsAsync(connection, recorded.Tables, ct);
         lock (_gate)
         {
             if (_initialLeft == 0)
@@ -77,7 +84,7 @@ public sealed partial class SnapshotScheduler
 
         var workers = new List<Task>();
         for (var i = 0; i < _config.Parallelism; i++)
-            workers.Add(new ChunkWorker(_context, Coordinator, _book, RangeDone).RunAsync(NextAsync, ct));
+            workers.Add(new ChunkWorker(_context, Coordinator, _book, RangeDone, RelayoutAsync).RunAsync(NextAsync, ct));
         var all = Task.WhenAll(workers);
         var report = ReportAsync(ct);
         var watch = WatchAsync(connection, ct);
@@ -86,29 +93,57 @@ public sealed partial class SnapshotScheduler
 
     private async ValueTask<RangeWork?> NextAsync(CancellationToken ct) => await _work.Reader.ReadAsync(ct);
 
-    /// <summary>The tables to snapshot at the start of a session, from the publication and the recorded progress.</summary>
-    private async Task PlanAsync(NpgsqlConnection connection, IReadOnlyDictionary<string, SnapshotTableProgress> progress, CancellationToken ct)
+    /// <summary>The slot incarnation recorded last, if it is the slot streamed now; else this slot, recorded as the new one.</summary>
+    private async Task<SlotIncarnation> CurrentSlotAsync(SlotIncarnation? recorded, CancellationToken ct)
     {
-        var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
-        // A new slot misses every row that existed before it. when_needed snapshots again then, even
-        // after an earlier complete snapshot; initial only when no snapshot is recorded.
-        var fresh = progress.Values.All(p => p.Where is not null) || (_source.SlotCreated && _config.Mode == SnapshotMode.WhenNeeded && !_book.StartedThisRun);
-        if (fresh)
+        var position = (ulong)_source.StartLsn;
+        var rejection = recorded is null ? null : SlotRule.Rejection(recorded, _cluster.SystemId, position);
+        if (recorded is not null && rejection is null)
+            return recorded;
+
+        // A slot none was recorded for (created by hand, or under mode never), or not the one recorded: this one, from where it stands.
+        var slot = new SlotIncarnation(_cluster.SystemId, position);
+        if (rejection is not null)
         {
-            _book.Clear();
-            _book.StartedThisRun = true;
+            _logger.LogWarning("The snapshot progress in {Topic} was recorded for another replication slot than {Slot}: {Reason}",
+                _book.Store.Topic, _context.Config.Postgres.SlotName, rejection);
         }
 
+        await _book.RecordSlotAsync(slot, ct);
+        return slot;
+    }
+
+    /// <summary>The tables to snapshot at the start of a session, from the publication and the progress recorded.</summary>
+    private async Task PlanAsync(NpgsqlConnection connection, IReadOnlyDictionary<string, SnapshotTableProgress> recorded, SlotIncarnation slot, CancellationToken ct)
+    {
+        var tables = await SnapshotTableCatalog.LoadAsync(connection, _context.Config.Postgres.Publication, ct);
+        var counted = SlotRule.Counted(_config.Mode, recorded, slot);
         var snapshotId = Guid.NewGuid().ToString("N");
+        if (counted.Count == 0)
+        {
+            // Nothing recorded: every table. The plan is recorded before its first chunk, so a process that
+            // dies early resumes each table planned, not only those it saw a chunk of acknowledged.
+            var jobs = new List<TableJob>();
+            foreach (var table in tables)
+            {
+                lock (_gate)
+                    _known.Add(table.RelationId);
+                if (await PrepareAsync(connection, table, snapshotId, initial: true, ct) is { } job)
+                    jobs.Add(job);
+            }
+
+            await _book.Store.WriteAsync([.. jobs.Select(j => _book.Store.Record(j.Capture()))], ct);
+            foreach (var job in jobs)
+                Enqueue(job);
+            return;
+        }
+
+        await AdoptAsync(counted.Values.Where(r => r.Slot != slot && r.State == SnapshotTableState.Done).ToList(), slot, ct);
         foreach (var table in tables)
         {
             lock (_gate)
                 _known.Add(table.RelationId);
-            if (fresh)
-            {
-                await StartAsync(connection, table, snapshotId, initial: true, ct);
-            }
-            else if (!progress.TryGetValue(table.QualifiedName, out var record))
+            if (!counted.TryGetValue(table.QualifiedName, out var record))
             {
                 if (_config.NewTables)
                     await StartAsync(connection, table, snapshotId, initial: true, ct);
@@ -118,6 +153,26 @@ public sealed partial class SnapshotScheduler
                 Resume(table, record);
             }
         }
+    }
+
+    /// <summary>
+    /// initial and initial_only: snapshots recorded for another slot still count (as in Debezium, whose initial
+    /// mode snapshots only without an offset), but the rows changed while no slot kept the WAL are missing in
+    /// Kafka. Said once: the records are then taken over by this slot.
+    /// </summary>
+    private async Task AdoptAsync(List<SnapshotTableProgress> foreign, SlotIncarnation slot, CancellationToken ct)
+    {
+        if (foreign.Count == 0)
+            return;
+        _logger.LogWarning(
+            "The snapshot of {Tables} was recorded for another replication slot or cluster: [snapshot] mode = \"{Mode}\" does not snapshot them again, " +
+            "so changes made while no slot kept the WAL are missing in Kafka. Set mode = \"when_needed\" to snapshot again whenever the slot is new, " +
+            "or request a snapshot (pg-replicate-kafka snapshot --table)",
+            string.Join(", ", foreign.Select(r => r.Table).Order(StringComparer.Ordinal)), _config.Mode == SnapshotMode.InitialOnly ? "initial_only" : "initial");
+        var adopted = foreign.Select(r => r with { Slot = slot }).ToList();
+        await _book.Store.WriteAsync([.. adopted.Select(_book.Store.Record)], ct);
+        foreach (var record in adopted)
+            _book.Set(record);
     }
 
     /// <summary>On-demand requests an earlier session or process accepted but did not finish: they go on, in every mode.</summary>
@@ -139,10 +194,17 @@ public sealed partial class SnapshotScheduler
 
     private async Task StartAsync(NpgsqlConnection connection, SnapshotTable table, string snapshotId, bool initial, CancellationToken ct, string? where = null)
     {
+        if (await PrepareAsync(connection, table, snapshotId, initial, ct, where) is { } job)
+            Enqueue(job);
+    }
+
+    /// <summary>A new snapshot of <paramref name="table"/>, split into key ranges; null when the table is refused.</summary>
+    private async Task<TableJob?> PrepareAsync(NpgsqlConnection connection, SnapshotTable table, string snapshotId, bool initial, CancellationToken ct, string? where = null)
+    {
         if (table.RefusalReason is { } reason)
         {
             _logger.LogError("Snapshot refused: {Reason}", reason);
-            return;
+            return null;
         }
 
         // A large table is split into key ranges that the readers take in parallel.
@@ -152,11 +214,11 @@ public sealed partial class SnapshotScheduler
         for (var i = 0; i < states.Length; i++)
             states[i] = new RangeState(ranges[i], null, false);
         var types = await _source.TypesIncludingAsync(connection, table.Columns.Select(c => c.TypeOid), ct);
-        var job = new TableJob(table, table.ToTableInfo(types), snapshotId, states, 0, where) { Initial = initial };
+        var job = new TableJob(table, table.ToTableInfo(types), snapshotId, states, 0, where) { Initial = initial, Slot = _slot };
         _book.Set(job.Capture());
         _logger.LogInformation(where is null ? "Snapshot of {Table} starts: about {Rows} rows in {Ranges} range(s)" : "On-demand snapshot of {Table} starts (where {Where})",
             table.QualifiedName, where ?? (object)Math.Max(0, table.EstimatedRows), ranges.Count);
-        Enqueue(job);
+        return job;
     }
 
     private void Resume(SnapshotTable table, SnapshotTableProgress record)
@@ -174,7 +236,8 @@ public sealed partial class SnapshotScheduler
             states[i] = new RangeState(new KeyRange(range.Lower, range.Upper), range.LastKey, range.Done);
         }
 
-        var job = new TableJob(table, table.ToTableInfo(_source.Types), record.SnapshotId, states, record.RowsRead, record.Where) { Initial = record.Where is null };
+        // Its next records are this slot's: under initial a snapshot of another slot is finished, not restarted.
+        var job = new TableJob(table, table.ToTableInfo(_source.Types), record.SnapshotId, states, record.RowsRead, record.Where) { Initial = record.Where is null, Slot = _slot };
         _context.Metrics.Snapshot.Resumed(table.QualifiedName, record.RowsRead);
         _logger.LogInformation(record.Where is null ? "Snapshot of {Table} resumes after {Rows} rows acknowledged, at {Points}" : "On-demand snapshot of {Table} resumes after {Rows} rows acknowledged, at {Points}",
             table.QualifiedName, record.RowsRead,
@@ -217,8 +280,11 @@ public sealed partial class SnapshotScheduler
     private void Finish(TableJob job)
     {
         _rangesLeft.Remove(job);
-        _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s, {Dropped} of them not emitted because the stream carried a newer state",
-            job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds, job.Dropped);
+        if (job.StoppedBecause is { } reason)
+            _logger.LogWarning("Snapshot of {Table} stopped after {Rows} rows: {Reason}", job.Table.QualifiedName, job.RowsRead, reason);
+        else
+            _logger.LogInformation("Snapshot of {Table} done: {Rows} rows read in {Seconds:0.0} s, {Dropped} of them not emitted because the stream carried a newer state",
+                job.Table.QualifiedName, job.RowsRead, job.Elapsed.Elapsed.TotalSeconds, job.Dropped);
         if (job.Initial && --_initialLeft == 0)
             _initialDone.TrySetResult();
     }

@@ -81,7 +81,7 @@ public sealed class SnapshotTable
     /// <summary>
     /// The table as events describe it, for READ events and chunk windows. It matches what the
     /// replication stream builds from pgoutput's RELATION message, so snapshot and streamed events of
-    /// a row carry the same key (and so the same topic and partition).
+    /// a row carry the same key (and so the same topic and partition) and the same types.
     /// </summary>
     public TableInfo ToTableInfo(TypeCatalog types)
     {

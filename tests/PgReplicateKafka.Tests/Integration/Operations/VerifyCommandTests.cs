@@ -49,6 +49,92 @@ public class VerifyCommandTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Contains("OK: topic", Text(report));
     }
 
+    /// <summary>
+    /// The Debezium envelope, with and without Kafka Connect schemas and with its value options, and with a
+    /// [[tables]] rule (topic, excluded and masked columns): verify compares each row as that configuration
+    /// writes it (READ events of the snapshot, streamed changes, unchanged TOAST placeholders), and names a
+    /// row changed behind the replicator's back by its key.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "precise", "adaptive", false)]
+    [InlineData(true, "string", "connect", false)]
+    [InlineData(true, "double", "adaptive", true)]
+    public async Task A_debezium_topic_agrees_with_its_table_and_a_row_changed_since_is_reported_by_key(bool schemas, string decimals, string time, bool rules)
+    {
+        var format = ConfigLoader.Parse($$"""
+            [postgres]
+            database = "d"
+            username = "u"
+            publication = "p"
+
+            [kafka]
+            brokers = ["localhost:9092"]
+
+            [format]
+            envelope = "debezium"
+            schemas = {{(schemas ? "true" : "false")}}
+            decimal_handling = "{{decimals}}"
+            time_precision = "{{time}}"
+
+            [masking]
+            salt = "verify-test-salt-0123456789"
+            {{(rules ? """
+
+                [[tables]]
+                match = "public.items"
+                topic = "{prefix}.renamed_items"
+                exclude_columns = ["note"]
+                mask_columns = ["name"]
+                """ : "")}}
+            """, "verify.toml", new Dictionary<string, string>());
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, """
+            CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE items (id int PRIMARY KEY, name text, note text, amount numeric(10,2), price numeric, at timestamptz, day date,
+                t time, doc jsonb, raw bytea, m mood, tags text[], big text);
+            ALTER TABLE items ALTER COLUMN big SET STORAGE EXTERNAL;
+            INSERT INTO items SELECT g, 'n' || g, 'note', g * 1.5, g / 7.0, timestamptz '2026-01-02 03:04:05.123456+00' + g * interval '1 day',
+                date '2026-01-01' + g, time '12:34:56.789', jsonb_build_object('g', g), 'Þadbeef', 'ok', ARRAY['a', g::text],
+                CASE WHEN g <= 3 THEN repeat('x', 10000) END
+            FROM generate_series(1, 30) g
+            """, c => new ReplicatorConfig
+        {
+            Postgres = c.Postgres,
+            Kafka = c.Kafka,
+            Replication = c.Replication,
+            Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial },
+            Format = format.Format,
+            Masking = format.Masking,
+            Tables = format.Tables,
+        });
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await Snapshot.SnapshotPipelineTests.WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(30));
+        foreach (var sql in new[]
+        {
+            "INSERT INTO items (id, name, amount, price, at, day, m, tags) SELECT g, 'new', 0.5, 1e-3, now(), current_date, 'happy', '{}' FROM generate_series(31, 40) g",
+            "UPDATE items SET name = 'changed', m = 'sad' WHERE id <= 5", // ids 1-3 leave big out: unchanged TOAST
+            "UPDATE items SET id = 100 WHERE id = 6",
+            "DELETE FROM items WHERE id BETWEEN 30 AND 35",
+        })
+        {
+            await run.ExecuteAsync(sql);
+        }
+
+        await WaitUntilConfirmedAsync(run);
+        await run.StopAsync();
+
+        var report = await VerifyCommand.RunAsync(run.Config, "public.items", CancellationToken.None);
+        Assert.True(report.Agrees, Text(report));
+        Assert.Equal((34L, 34L), (report.Rows, report.TopicKeys));
+        Assert.Equal(rules ? run.TopicPrefix + ".renamed_items" : run.Topic("items"), report.Topic);
+
+        await run.ExecuteAsync("UPDATE items SET amount = 1 WHERE id = 7");
+        report = await VerifyCommand.RunAsync(run.Config, "public.items", CancellationToken.None);
+        Assert.Equal(["""{"id":7}"""], report.Different.Examples);
+        Assert.Equal(0, report.Missing.Count + report.Extra.Count + report.Unreadable.Count);
+        Assert.Equal(1, report.ExitCode);
+    }
+
     [Fact]
     public async Task A_row_the_topic_lacks_is_reported_missing_by_key()
     {

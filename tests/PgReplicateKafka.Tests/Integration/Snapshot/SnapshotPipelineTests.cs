@@ -259,6 +259,96 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
     }
 
+    /// <summary>
+    /// Debezium's envelope takes a column's type from its modifier (a numeric's scale, a time's precision, a bit
+    /// string's length): a READ event must carry the schema and values a streamed event of the same row carries.
+    /// </summary>
+    [Fact]
+    public async Task Debezium_read_events_carry_the_schema_and_values_of_streamed_events()
+    {
+        const string Values = "12.5, '2026-01-02 03:04:05.123', '2026-01-02 03:04:05.123456', '12:34:56.789', B'1010', 'abc'";
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, $"""
+            CREATE TABLE typed (id int PRIMARY KEY, amount numeric(10,2), at timestamp(3), at_us timestamp(6), t time(3), flags bit(4), code varchar(8));
+            INSERT INTO typed VALUES (1, {Values})
+            """, c => new ReplicatorConfig
+        {
+            Postgres = c.Postgres,
+            Kafka = c.Kafka,
+            Replication = c.Replication,
+            Snapshot = new SnapshotConfig { Mode = SnapshotMode.Initial },
+            Format = new FormatConfig { Envelope = EnvelopeFormat.Debezium, Schemas = true },
+        });
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        await WaitForLogAsync(logs, "Snapshot of public.typed done", TimeSpan.FromSeconds(30));
+        await run.ExecuteAsync($"INSERT INTO typed VALUES (2, {Values})");
+        await WaitDeliveredAsync(run);
+
+        var events = SnapshotReplay.ReadToEnd(kafka.BootstrapServers, run.Topic("typed"), TimeSpan.FromSeconds(30))
+            .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.Value)!).ToDictionary(e => (string)e["payload"]!["op"]!);
+        var (read, created) = (events["r"], events["c"]);
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(read["schema"], created["schema"]), $"READ schema {read["schema"]}\nstreamed schema {created["schema"]}");
+        var (readRow, createdRow) = (read["payload"]!["after"]!.AsObject(), created["payload"]!["after"]!.AsObject());
+        readRow.Remove("id");
+        createdRow.Remove("id");
+        Assert.Equal(createdRow.ToJsonString(), readRow.ToJsonString());
+    }
+
+    /// <summary>
+    /// A column dropped while a table's snapshot runs: the snapshot goes on with the table's new layout from
+    /// its last acknowledged chunk, and streaming is not interrupted.
+    /// </summary>
+    [Fact]
+    public async Task A_column_dropped_during_the_snapshot_changes_its_layout_and_it_goes_on()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; ALTER TABLE items ADD COLUMN extra text DEFAULT 'x'; INSERT INTO items (id) SELECT generate_series(1, 20000)",
+            Snapshot(SnapshotMode.Initial, chunkSize: 100, parallelism: 1));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!PgReplicateKafka.Operations.SnapshotStatus.Read(run.Config).Any(t => t is { Table: "public.items", Rows: >= 2000 }))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the snapshot did not get going within 30 s");
+            await Task.Delay(50);
+        }
+
+        await run.ExecuteAsync("ALTER TABLE items DROP COLUMN extra");
+        await run.ExecuteAsync("UPDATE items SET ver = nextval('ver'), note = 'after' WHERE id = 19999");
+        await WaitForLogAsync(logs, "Snapshot of public.items done", TimeSpan.FromSeconds(60));
+        await WaitDeliveredAsync(run);
+
+        Assert.False(run.Running!.IsCompleted, "the replicator stopped");
+        Assert.Contains(logs.Lines, l => l.Contains("Table public.items changed under its snapshot; it goes on with columns id, ver, note", StringComparison.Ordinal));
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30));
+        Assert.Empty(replay.OrderViolations);
+        Assert.Empty(replay.DifferencesFrom(await SnapshotReplay.TableAsync(run, "items")));
+    }
+
+    /// <summary>A table dropped while its snapshot runs: that snapshot stops with a warning, the rest goes on.</summary>
+    [Fact]
+    public async Task A_table_dropped_during_its_snapshot_stops_that_snapshot_and_streaming_goes_on()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; CREATE TABLE gone (id int PRIMARY KEY); INSERT INTO gone SELECT generate_series(1, 20000)",
+            Snapshot(SnapshotMode.Initial, chunkSize: 100, parallelism: 1));
+        var logs = new CapturingLoggerFactory();
+        await run.StartAsync(logs);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!PgReplicateKafka.Operations.SnapshotStatus.Read(run.Config).Any(t => t is { Table: "public.gone", Rows: >= 1000 }))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the snapshot of gone did not get going within 30 s");
+            await Task.Delay(50);
+        }
+
+        await run.ExecuteAsync("DROP TABLE gone");
+        await WaitForLogAsync(logs, "Snapshot of public.gone stopped after", TimeSpan.FromSeconds(30));
+        await run.ExecuteAsync("INSERT INTO items (id) VALUES (1)");
+        await WaitDeliveredAsync(run);
+
+        Assert.False(run.Running!.IsCompleted, "the replicator stopped");
+        Assert.Contains(logs.Lines, l => l.Contains("it was dropped or left publication pub", StringComparison.Ordinal));
+        Assert.Equal(1, SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30)).Changes);
+    }
+
     private static async Task WriteAsync(ReplicatorRun run, int writer, CancellationToken ct)
     {
         var random = new Random(writer);

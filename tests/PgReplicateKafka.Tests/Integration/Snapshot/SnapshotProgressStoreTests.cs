@@ -20,12 +20,17 @@ public class SnapshotProgressStoreTests(KafkaFixture kafka)
         using var producer = Producer();
         await store.EnsureTopicAsync();
 
-        Assert.Empty(store.ReadAll(TimeSpan.FromSeconds(20)));
+        var empty = store.ReadAll(TimeSpan.FromSeconds(20));
+        Assert.Empty(empty.Tables);
+        Assert.Null(empty.Slot);
 
         SnapshotRangeProgress[] halfway = [new(null, ["500"], ["250"], false), new(["500"], null, null, false)];
         await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.Pending, 0, [new(null, null, null, false)]), default);
         await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "s1", SnapshotTableState.InProgress, 250, halfway), default);
-        await store.SaveAsync(producer, new SnapshotTableProgress("public.orders", "s1", SnapshotTableState.Done, 10, [new(null, null, ["a\"b", "2"], true)]), default);
+        // The slot incarnation: the newest record of the slot's own key, beside the tables' records (which carry theirs).
+        var slot = new SlotIncarnation("7300000000000000001", 0x16B3748);
+        await store.WriteAsync([store.SlotRecord(new SlotIncarnation("7300000000000000001", 0x1000)), store.SlotRecord(slot)], default);
+        await store.SaveAsync(producer, new SnapshotTableProgress("public.orders", "s1", SnapshotTableState.Done, 10, [new(null, null, ["a\"b", "2"], true)]) { Slot = slot }, default);
         await otherSlot.SaveAsync(producer, new SnapshotTableProgress("public.users", "s9", SnapshotTableState.Done, 1, [new(null, null, null, true)]), default);
         var gone = new SnapshotTableProgress("public.gone", "s1", SnapshotTableState.Done, 1, [new(null, null, null, true)]);
         await store.SaveAsync(producer, gone, default);
@@ -34,8 +39,12 @@ public class SnapshotProgressStoreTests(KafkaFixture kafka)
         await store.SaveAsync(producer, new SnapshotTableProgress("public.users", "r1", SnapshotTableState.InProgress, 3, [new(null, null, ["3"], false)], "id < 10"), default);
         await producer.ProduceAsync(store.Topic, new Message<byte[]?, byte[]?> { Key = "not ours"u8.ToArray(), Value = "x"u8.ToArray() });
 
-        var progress = store.ReadAll(TimeSpan.FromSeconds(20));
+        var recorded = store.ReadAll(TimeSpan.FromSeconds(20));
+        var progress = recorded.Tables;
 
+        Assert.Equal(slot, recorded.Slot);
+        Assert.Equal(slot, progress["public.orders"].Slot);
+        Assert.Null(progress["public.users"].Slot);
         Assert.Equal(["public.orders", "public.users", "public.users#r1"], progress.Keys.Order());
         var request = progress["public.users#r1"];
         Assert.Equal(("public.users", "id < 10", 3L, SnapshotTableState.InProgress), (request.Table, request.Where, request.RowsRead, request.State));
@@ -52,7 +61,8 @@ public class SnapshotProgressStoreTests(KafkaFixture kafka)
         Assert.Null(users.Ranges[1].LastKey);
         Assert.Equal(["a\"b", "2"], progress["public.orders"].Ranges[0].LastKey!);
         Assert.True(progress["public.orders"].Ranges[0].Done);
-        Assert.Equal(SnapshotTableState.Done, otherSlot.ReadAll(TimeSpan.FromSeconds(20))["public.users"].State);
+        var other = otherSlot.ReadAll(TimeSpan.FromSeconds(20));
+        Assert.Equal((SnapshotTableState.Done, null), (other.Tables["public.users"].State, other.Slot));
     }
 
     [Fact]
