@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -30,18 +31,37 @@ public sealed class SourceState(NpgsqlConnection catalog, NpgsqlLogSequenceNumbe
     /// </summary>
     public ConcurrentDictionary<uint, IReadOnlyList<string>> EnumLabels { get; } = new();
 
-    /// <summary>Reads the type catalog and the enum labels again (a type was created after they were loaded).</summary>
-    public Task ReloadTypesAsync(CancellationToken ct) => ReloadTypesAsync(Catalog, ct);
+    /// <summary>How long a type a change or a table uses is looked for before its values are taken as text.</summary>
+    internal static readonly TimeSpan MissingTypeWait = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The type catalog, read again first on <paramref name="connection"/> when it lacks one of <paramref name="oids"/>:
-    /// a snapshot can read a table before any change of it streamed, so before its RELATION message made the receive
-    /// loop read the types it uses. The catalog connection belongs to the receive loop, hence the caller's.
+    /// The type catalog, read again on <paramref name="connection"/> while it lacks one of <paramref name="oids"/>: a type
+    /// created after it was loaded. A snapshot can read a table before any change of it streamed, and the stream can
+    /// carry a change before the transaction that created its types is visible to a catalog query (its commit record
+    /// is written, and decoded, before it becomes visible: for a moment, or while a synchronous standby is awaited).
+    /// So a type still missing is looked for again, for up to <see cref="MissingTypeWait"/>, before its values are
+    /// written as text. The catalog connection belongs to the receive loop, hence the caller's.
     /// </summary>
-    public async Task<TypeCatalog> TypesIncludingAsync(NpgsqlConnection connection, IEnumerable<uint> oids, CancellationToken ct)
+    public async Task<TypeCatalog> TypesIncludingAsync(NpgsqlConnection connection, IReadOnlyCollection<uint> oids, ILogger logger, CancellationToken ct)
     {
-        if (!oids.All(Types.Contains))
+        var delay = TimeSpan.FromMilliseconds(10);
+        var waited = Stopwatch.StartNew();
+        while (!oids.All(Types.Contains))
+        {
             await ReloadTypesAsync(connection, ct);
+            if (oids.All(Types.Contains))
+                break;
+            if (waited.Elapsed >= MissingTypeWait)
+            {
+                logger.LogWarning("Type(s) {Oids} are not in pg_type {Seconds} s after a change or table used them (dropped since?): their values are written as text",
+                    string.Join(", ", oids.Where(oid => !Types.Contains(oid))), MissingTypeWait.TotalSeconds);
+                break;
+            }
+
+            await Task.Delay(delay, ct);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
+        }
+
         return Types;
     }
 

@@ -84,7 +84,7 @@ public sealed partial class SnapshotScheduler
             return false;
         }
 
-        var types = await _source.TypesIncludingAsync(connection, table!.Columns.Select(c => c.TypeOid), ct);
+        var types = await _source.TypesIncludingAsync(connection, [.. table!.Columns.Select(c => c.TypeOid)], _logger, ct);
         job.Relayout(new TableLayout(table, table.ToTableInfo(types)));
         _logger.LogInformation("Table {Table} changed under its snapshot; it goes on with columns {Columns}",
             table.QualifiedName, string.Join(", ", table.Columns.Select(c => c.Name)));

@@ -213,7 +213,7 @@ public sealed partial class SnapshotScheduler
         var states = new RangeState[ranges.Count];
         for (var i = 0; i < states.Length; i++)
             states[i] = new RangeState(ranges[i], null, false);
-        var types = await _source.TypesIncludingAsync(connection, table.Columns.Select(c => c.TypeOid), ct);
+        var types = await _source.TypesIncludingAsync(connection, [.. table.Columns.Select(c => c.TypeOid)], _logger, ct);
         var job = new TableJob(table, table.ToTableInfo(types), snapshotId, states, 0, where) { Initial = initial, Slot = _slot };
         _book.Set(job.Capture());
         _logger.LogInformation(where is null ? "Snapshot of {Table} starts: about {Rows} rows in {Ranges} range(s)" : "On-demand snapshot of {Table} starts (where {Where})",

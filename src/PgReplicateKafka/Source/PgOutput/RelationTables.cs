@@ -20,13 +20,12 @@ internal sealed class RelationTables(SourceState state, ILogger logger)
     /// </summary>
     public async Task DescribeAsync(RelationDescription relation, CancellationToken ct)
     {
+        var types = await state.TypesIncludingAsync(state.Catalog, [.. relation.Columns.Select(c => c.TypeId)], logger, ct);
         var columns = new ColumnInfo[relation.Columns.Length];
         for (var i = 0; i < columns.Length; i++)
         {
             var column = relation.Columns[i];
-            if (!state.Types.Contains(column.TypeId))
-                await state.ReloadTypesAsync(ct); // a type created after we started
-            columns[i] = new ColumnInfo(column.Name, state.Types.Resolve(column.TypeId), column.IsKey, column.TypeModifier);
+            columns[i] = new ColumnInfo(column.Name, types.Resolve(column.TypeId), column.IsKey, column.TypeModifier);
         }
 
         var full = relation.IdentityIsFull;

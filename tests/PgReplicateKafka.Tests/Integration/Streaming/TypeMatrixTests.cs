@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Npgsql;
 using PgReplicateKafka.Configuration;
 
 namespace PgReplicateKafka.Tests.Integration.Streaming;
@@ -191,6 +192,52 @@ public class TypeMatrixTests(PostgresFixture postgres, KafkaFixture kafka)
         var events = await ConsumeRawAsync(run.Topic("late"), 2);
         AssertColumns(["id = 1"], events[0].After);
         AssertColumns(["id = 2", "d = 7", "d_arr = [8,null]", """moods = ["calm","wild"]"""], events[1].After);
+    }
+
+    /// <summary>
+    /// The stream can carry a change before the transaction that created its column's type is visible to a catalog
+    /// query: its commit record is decoded first. Here it is held in that state by a synchronous-replication wait for a
+    /// standby that does not exist; the type must be found once it is visible, not taken as text for good.
+    /// </summary>
+    [Fact]
+    public async Task A_type_whose_creation_is_streamed_before_it_is_visible_converts_once_it_is()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE held (id int PRIMARY KEY)");
+        await run.StartAsync();
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
+        await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        try
+        {
+            await using var held = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
+            await held.OpenAsync();
+            var pid = held.ProcessID;
+            await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held))
+                await on.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand(
+                "CREATE DOMAIN held_int AS int; ALTER TABLE held ADD COLUMN d held_int; INSERT INTO held VALUES (1, 7)", held);
+            var committing = create.ExecuteNonQueryAsync();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
+                await Task.Delay(20);
+            }
+
+            // The change is streamed by now; then the commit becomes visible (cancelling the wait keeps it).
+            await Task.Delay(1500);
+            await run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({pid})");
+            await committing;
+        }
+        finally
+        {
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
+            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        }
+
+        var events = await ConsumeRawAsync(run.Topic("held"), 1);
+        AssertColumns(["id = 1", "d = 7"], events[0].After);
     }
 
     /// <summary>One consumed event, with the raw JSON text of the key and of each column, as a consumer receives them.</summary>
