@@ -104,6 +104,13 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         var firstInsert = (ulong)NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await run.ScalarAsync<string>(
             "WITH ins AS (INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series(101, 1100) g RETURNING 1) " +
             "SELECT pg_current_wal_insert_lsn()::text FROM (SELECT count(*) FROM ins) done"))!);
+        // With only this transaction in flight the stream waits between transactions while the server
+        // reports WAL positions past it: the idle position must wait for Kafka too (a rule that
+        // confirms it with events in flight, or a confirmation on produce, fails here).
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var confirmedWhileIdle = await run.ConfirmedFlushLsnAsync();
+        Assert.True(confirmedWhileIdle <= firstInsert,
+            $"the slot was confirmed to {confirmedWhileIdle:X} while the stream was idle, past the first transaction made during the outage (its rows end at {firstInsert:X}), which Kafka never acknowledged");
         for (var i = 1; i < 20; i++)
             await run.ExecuteAsync($"INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series({101 + i * 1000}, {100 + (i + 1) * 1000}) g");
         await Task.Delay(TimeSpan.FromSeconds(30));
