@@ -120,11 +120,8 @@ public sealed class EventPump(
         return await reader.WaitToReadAsync(ct);
     }
 
-    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct)
-    {
-        budget.Add(key.Length + value.Length);
-        return delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
-    }
+    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct) =>
+        delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
 
     private async ValueTask ProduceAsync(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
     {
@@ -145,12 +142,6 @@ public sealed class EventPump(
             change.Release();
         }
 
-        // From here the JSON, not the raw row, is what occupies memory until Kafka acknowledges it.
-        long total = 0;
-        for (var i = 0; i < count; i++)
-            total += Size(messages[i].Key, messages[i].Value);
-        budget.Add(total);
-        budget.Release(change.ByteSize);
         var topic = route.Topic;
         for (var i = 0; i < count; i++)
         {
@@ -162,12 +153,14 @@ public sealed class EventPump(
                 metrics.MessageProduced((int)size);
             await SendAsync(transaction, topic, message.Key, message.Value, message.Headers, size, change, ct);
         }
+
+        // The JSON, counted by the delivery mode until Kafka acknowledges it, now stands for the row.
+        budget.Release(change.ByteSize);
     }
 
     private async ValueTask ProduceTransactionRecordAsync(PendingTransaction transaction, (byte[] Key, byte[] Value) record, bool begin, CancellationToken ct)
     {
         var size = Size(record.Key, record.Value);
-        budget.Add(size);
         metrics.MessageProduced((int)size);
         await SendAsync(transaction, _transactions!.Topic, record.Key, record.Value, _messages.Headers.ForTransaction(transaction.Transaction, begin), size, change: null, ct);
     }
@@ -190,7 +183,6 @@ public sealed class EventPump(
             if (config.Kafka.Oversized == OversizedPolicy.Skip)
             {
                 logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);
-                delivery.Skip(transaction, size);
                 return;
             }
 

@@ -28,7 +28,6 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
 
     public async Task RunAsync(CancellationToken stopToken)
     {
-        var config = context.Config;
         SourceState state;
         try
         {
@@ -41,16 +40,35 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
             throw;
         }
 
+        // The changes this session receives are its own share of the budget, ended once its pump is gone
+        // (it may outlive the session, stuck in a commit): what it dropped unserialized is freed then,
+        // while the producer's share keeps what Kafka has yet to acknowledge, whichever session sent it.
+        var received = context.Budget.Share();
+        try
+        {
+            await StreamAsync(state, received, stopToken);
+        }
+        finally
+        {
+            if (Pump is { IsCompleted: false } pump)
+                _ = pump.ContinueWith(_ => received.End(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            else
+                received.End();
+        }
+    }
+
+    private async Task StreamAsync(SourceState state, InFlightBudget received, CancellationToken stopToken)
+    {
         await using var _ = state;
+        var config = context.Config;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
-        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
+        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, received, _logger, stopToken);
         if (context.Checkpoints is { } checkpoints)
             await checkpoints.EnsureTopicAsync();
         var startLsn = StartPosition(state, stream.Cluster);
         progress.LastConfirmedLsn = startLsn;
-        context.Budget.Reset();
-        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context, snapshotBook, state);
-        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
+        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context with { Budget = received }, snapshotBook, state);
+        var pump = new EventPump(config, context.Delivery, context.Topics, received, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();

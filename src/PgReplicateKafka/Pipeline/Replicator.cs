@@ -88,7 +88,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
         finally
         {
-            context?.Producer.Dispose();
+            context?.Close();
         }
     }
 
@@ -96,11 +96,10 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private SessionContext? Abandon(SessionContext context, ReplicationSession? session)
     {
         _progress.LastConfirmedLsn = Math.Max(_progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn);
-        var producer = context.Producer;
         if (session?.Pump is { IsCompleted: false } pump)
-            _ = pump.ContinueWith(_ => producer.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            _ = pump.ContinueWith(_ => context.Close(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         else
-            producer.Dispose();
+            context.Close();
         return null;
     }
 
@@ -133,11 +132,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
 
         var producer = producerFactory?.Invoke(systemId) ?? new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
-        var tracker = new DeliveryTracker(metrics, _budget);
+        var produced = _budget.Share();
+        var tracker = new DeliveryTracker(metrics, produced);
         IDeliveryMode delivery = _checkpoints is null
             ? new AtLeastOnceDelivery(producer, tracker)
-            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, _budget, _logger);
-        return new SessionContext(config, metrics, _logger, _budget, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
+            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, produced, _logger);
+        return new SessionContext(config, metrics, _logger, produced, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
     }
 
     private TimeSpan Delay(FailureAction action, Exception failure)

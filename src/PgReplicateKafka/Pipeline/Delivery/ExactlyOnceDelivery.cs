@@ -14,6 +14,7 @@ namespace PgReplicateKafka.Pipeline.Delivery;
 /// each with a checkpoint record. Only a committed Kafka transaction releases its PostgreSQL
 /// transactions for confirmation.
 /// </summary>
+/// <param name="budget">The producer's share of the in-flight budget (as the tracker's).</param>
 /// <param name="readCheckpoint">Reads the last committed checkpoint (the store's by default; tests replace it).</param>
 public sealed class ExactlyOnceDelivery(
     ReplicatorConfig config, IEventProducer producer, CheckpointStore checkpoints, DeliveryTracker tracker, InFlightBudget budget, ILogger logger,
@@ -87,23 +88,23 @@ public sealed class ExactlyOnceDelivery(
         BeginIfNeeded();
         _events++;
         _ledger.Add(size);
+        budget.Add(size);
         try
         {
             await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= new DeliveryCallback(Delivered), ct);
         }
-        catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null && e.Error.Code == ErrorCode.Local_State)
+        catch (Exception e)
         {
+            // Not produced (refused, or the wait for queue room cancelled): no report will come for it.
+            _events--;
+            _ledger.Remove(size);
+            budget.Release(size);
             // An earlier event of the Kafka transaction failed, so it can only be aborted (by EndAsync);
             // its PostgreSQL transactions are streamed again from the last commit.
-            throw Aborted(new KafkaTransactionAbortedException(e.Error.Reason, e));
+            if (e is ProduceException<byte[]?, byte[]?> { Error.Code: ErrorCode.Local_State } refused && producer.Fatal is null)
+                throw Aborted(new KafkaTransactionAbortedException(refused.Error.Reason, refused));
+            throw;
         }
-    }
-
-    public void Skip(PendingTransaction transaction, long size)
-    {
-        _events--;
-        _ledger.Remove(size);
-        budget.Release(size);
     }
 
     public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
