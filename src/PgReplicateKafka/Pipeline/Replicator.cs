@@ -71,6 +71,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                         _logger.LogWarning("The last session's event pump is still waiting for Kafka; continuing with a new producer");
                         context = Abandon(context, session);
                     }
+                    else if (context?.Delivery is ExactlyOnceDelivery { Initialized: true })
+                    {
+                        // Another instance may take the slot before we get it back, fence this producer and
+                        // commit past the slot's position: the next session fences in turn and reads the checkpoint.
+                        context = Abandon(context, session);
+                    }
 
                     _progress.Recovering = true;
                     metrics.SetState(ReplicatorState.Reconnecting);
@@ -136,7 +142,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         var tracker = new DeliveryTracker(metrics, produced);
         IDeliveryMode delivery = _checkpoints is null
             ? new AtLeastOnceDelivery(producer, tracker)
-            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, produced, _logger);
+            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, produced, _logger, progress: _progress);
         return new SessionContext(config, metrics, _logger, produced, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
     }
 

@@ -51,4 +51,7 @@ public sealed class StreamProgress
 
     /// <summary>A session failed since streaming last worked: the next one reports when it streams again.</summary>
     public bool Recovering { get; set; }
+
+    /// <summary>Exactly-once: Kafka transactions aborted since the last commit, whichever producer ran them.</summary>
+    public int KafkaAbortsInARow { get; set; }
 }
