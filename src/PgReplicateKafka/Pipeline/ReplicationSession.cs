@@ -155,6 +155,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, Task streamTask, Task pumpTask, Task snapshotTask, Task? finished, CancellationToken stopToken)
     {
         var lastSent = Stopwatch.StartNew();
+        var lastStatus = Stopwatch.StartNew();
         var confirmedInSession = false;
         var retention = new SlotRetentionWatch(context, _logger);
         while (!stopToken.IsCancellationRequested)
@@ -187,7 +188,17 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
                 await stream.ConfirmAsync(target, CancellationToken.None);
                 progress.LastConfirmedLsn = target;
                 lastSent.Restart();
+                lastStatus.Restart();
                 _logger.LogDebug("Confirmed {Lsn} to PostgreSQL", Lsn.Format(target));
+            }
+            else if (lastStatus.Elapsed >= context.Config.Replication.KeepaliveInterval && stream.LastReceivedLsn != 0)
+            {
+                // While the receive loop waits for room in the budget it reads nothing, so it would notice a
+                // server that ended the connection only once Kafka caught up: this update fails on a
+                // connection Npgsql's own timed updates found broken. (Not before the stream has shown it
+                // replicates: Npgsql refuses an update before START_REPLICATION is answered.)
+                await stream.ConfirmAsync(progress.LastConfirmedLsn, CancellationToken.None);
+                lastStatus.Restart();
             }
         }
     }
