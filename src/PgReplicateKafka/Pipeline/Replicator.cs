@@ -51,6 +51,14 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     await session.RunAsync(stopToken);
                     return;
                 }
+                catch (Exception e) when (stopToken.IsCancellationRequested && FailurePolicy.IsTransient(e))
+                {
+                    // Stopping anyway when PostgreSQL went away too (one host shutting both down): the stop
+                    // delivered what it could, and what was not confirmed is streamed again after restart.
+                    _logger.LogWarning("PostgreSQL connection lost while stopping ({Reason}); what was not confirmed will be streamed again after restart",
+                        FailurePolicy.Describe(e));
+                    return;
+                }
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
                 {
                     var decision = _policy.Decide(e, context?.Producer, _progress);
