@@ -45,11 +45,13 @@ public class FailoverTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(0, await standby.WaitForExitAsync(TimeSpan.FromSeconds(10)));
     }
 
-    [Fact]
-    public async Task An_active_standby_pair_survives_walsender_kills_and_postgres_crashes_then_the_survivor_takes_over()
+    [Theory]
+    [InlineData("at_least_once")]
+    [InlineData("exactly_once")]
+    public async Task An_active_standby_pair_survives_walsender_kills_and_postgres_crashes_then_the_survivor_takes_over(string delivery)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)");
-        var configPath = await CliRuns.WriteConfigAsync(run, run.Cluster.Username, run.Cluster.Password);
+        var configPath = await WriteConfigAsync(run, $"delivery = \"{delivery}\"");
         using var first = CliProcess.Start(["run", "--config", configPath]);
         await CliRuns.WaitForSlotActiveAsync(run, first);
         using var second = CliProcess.Start(["run", "--config", configPath]);
