@@ -64,8 +64,8 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, received, _logger, stopToken);
         if (context.Checkpoints is { } checkpoints)
-            await checkpoints.EnsureTopicAsync();
-        var startLsn = StartPosition(state, stream.Cluster);
+            await checkpoints.EnsureTopicAsync().WaitAsync(stopToken);
+        var startLsn = await StartPositionAsync(state, stream.Cluster, stopToken);
         progress.LastConfirmedLsn = startLsn;
         var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context with { Budget = received }, snapshotBook, state);
         var pump = new EventPump(config, context.Delivery, context.Topics, received, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
@@ -130,7 +130,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     }
 
     /// <summary>The session's start: <see cref="ResumeRule"/>, then the exactly-once checkpoint.</summary>
-    private ulong StartPosition(SourceState state, ClusterIdentity cluster)
+    private async Task<ulong> StartPositionAsync(SourceState state, ClusterIdentity cluster, CancellationToken stopToken)
     {
         var previous = progress.LastCluster;
         progress.LastCluster = cluster;
@@ -141,7 +141,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
                 cluster.SystemId, cluster.Timeline, previous!.SystemId, previous.Timeline, Lsn.Format(startLsn), Lsn.Format(progress.LastConfirmedLsn));
         // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two, or a
         // commit whose outcome the failed producer never learnt): the checkpoint says how far.
-        if (context.Delivery is ExactlyOnceDelivery exactlyOnce && exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated) is { } checkpoint
+        // Fencing and the checkpoint read block for up to a minute while Kafka is away: a stop does not wait for them.
+        if (context.Delivery is ExactlyOnceDelivery exactlyOnce
+            && await Blocking.Run(() => exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated)).WaitAsync(stopToken) is { } checkpoint
             && checkpoint > startLsn)
         {
             _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",

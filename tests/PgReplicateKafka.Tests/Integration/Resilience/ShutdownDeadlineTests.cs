@@ -88,4 +88,33 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
         var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(15));
         Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
     }
+
+    [Fact]
+    public async Task A_stop_while_a_reconnect_waits_for_kafka_to_initialise_transactions_exits_0_at_once()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "delivery = \"exactly_once\"\nshutdown_timeout_secs = 2"));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
+        await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+
+        // The reconnect's new producer waits for Kafka in InitTransactions, which gives up only after a minute.
+        mock.SetBrokerDown(-1);
+        await run.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'");
+        await Task.Delay(3000);
+        process.Signal("TERM");
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(code == 0, $"expected exit 0 within 5 s of SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+    }
 }
