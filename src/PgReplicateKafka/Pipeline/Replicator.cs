@@ -51,11 +51,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     await session.RunAsync(stopToken);
                     return;
                 }
-                catch (Exception e) when (stopToken.IsCancellationRequested && FailurePolicy.IsTransient(e))
+                catch (Exception e) when (stopToken.IsCancellationRequested && _policy.Decide(e, context?.Producer, _progress).Action != FailureAction.Exit)
                 {
-                    // Stopping anyway when PostgreSQL went away too (one host shutting both down): the stop
-                    // delivered what it could, and what was not confirmed is streamed again after restart.
-                    _logger.LogWarning("PostgreSQL connection lost while stopping ({Reason}); what was not confirmed will be streamed again after restart",
+                    // Stopping anyway, and the next start recovers from this failure as a running replicator
+                    // would (PostgreSQL went away too, as when one host shuts both down; the last Kafka
+                    // transaction aborted): the stop delivered what it could, the rest is streamed again.
+                    _logger.LogWarning("Stopped without confirming the last position ({Reason}); what was not confirmed will be streamed again after restart",
                         FailurePolicy.Describe(e));
                     return;
                 }

@@ -117,4 +117,38 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
         var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
         Assert.True(code == 0, $"expected exit 0 within 5 s of SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
     }
+
+    [Fact]
+    public async Task A_stop_whose_last_kafka_transaction_aborts_exits_0_and_confirms_none_of_it()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        // Nothing commits before the stop: the events wait in one open Kafka transaction.
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password,
+            "delivery = \"exactly_once\"\ntransaction_max_ms = 60000\ntransaction_max_events = 1000000"));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+        var before = await run.CurrentWalLsnAsync();
+
+        // The broker refuses the transaction's records: the stop's commit has to abort it instead.
+        const short produce = 0;
+        mock.PushRequestErrors(produce, Confluent.Kafka.ErrorCode.InvalidRecord);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'refused' FROM generate_series(1, 100) g");
+        await Task.Delay(1500);
+        process.Signal("TERM");
+
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+        Assert.Contains("will be streamed again after restart", process.Output);
+        Assert.True(await run.ConfirmedFlushLsnAsync() <= before, "PostgreSQL was confirmed past rows whose Kafka transaction aborted");
+    }
 }
