@@ -179,11 +179,8 @@ public sealed class EventPump(
         return await reader.WaitToReadAsync(ct);
     }
 
-    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct)
-    {
-        budget.Add(key.Length + value.Length);
-        return delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
-    }
+    private ValueTask ProduceRecordAsync(PendingTransaction transaction, string topic, byte[] key, byte[] value, CancellationToken ct) =>
+        delivery.ProduceAsync(transaction, topic, key, value, null, key.Length + value.Length, ct);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ValueTask Produce(ChangeEvent change, PendingTransaction transaction, CancellationToken ct)
@@ -217,12 +214,6 @@ public sealed class EventPump(
             change.Release();
         }
 
-        // From here the JSON, not the raw row, is what occupies memory until Kafka acknowledges it.
-        long total = 0;
-        for (var i = 0; i < count; i++)
-            total += Size(messages[i].Key, messages[i].Value);
-        budget.Add(total);
-        budget.Release(change.ByteSize);
         for (var i = 0; i < count; i++)
         {
             var sending = Send(transaction, topic, messages[i], change, ct);
@@ -230,6 +221,8 @@ public sealed class EventPump(
                 return SendRestAsync(sending, transaction, topic, change, i + 1, count, ct);
         }
 
+        // The JSON, counted by the delivery mode until Kafka acknowledges it, now stands for the row.
+        budget.Release(change.ByteSize);
         return default;
     }
 
@@ -239,12 +232,12 @@ public sealed class EventPump(
         await sending;
         for (var i = next; i < count; i++)
             await Send(transaction, topic, _messages[i], change, ct);
+        budget.Release(change.ByteSize);
     }
 
     private async ValueTask ProduceTransactionRecordAsync(PendingTransaction transaction, (byte[] Key, byte[] Value) record, bool begin, CancellationToken ct)
     {
         var size = Size(record.Key, record.Value);
-        budget.Add(size);
         metrics.MessageProduced((int)size);
         await SendAsync(transaction, _transactions!.Topic, record.Key, record.Value, _messages.Headers.ForTransaction(transaction.Transaction, begin), size, change: null, ct);
     }
@@ -305,7 +298,6 @@ public sealed class EventPump(
         if (config.Kafka.Oversized == OversizedPolicy.Skip)
         {
             logger.LogWarning("Skipped an event of {Size} bytes, larger than the producer's message.max.bytes: {Where} ([kafka] oversized = \"skip\")", size, where);
-            delivery.Skip(transaction, size);
             return;
         }
 

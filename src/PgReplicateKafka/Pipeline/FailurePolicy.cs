@@ -18,7 +18,7 @@ public enum FailureAction
     /// <summary>The producer cannot continue (e.g. its sequence broke): build a new one and resume.</summary>
     RebuildProducer,
 
-    /// <summary>A Kafka transaction was aborted (or the checkpoint could not be read): stream again from the last committed checkpoint.</summary>
+    /// <summary>A Kafka transaction was aborted, or Kafka did not answer in time (the checkpoint read, InitTransactions): stream again from the last committed checkpoint.</summary>
     Restream,
 
     /// <summary>Nothing a retry can fix: exit with <see cref="FailureDecision.Fatal"/>'s code.</summary>
@@ -42,7 +42,9 @@ public sealed class FailurePolicy(ReplicatorConfig config)
         // Rebuilding and streaming the same transaction again would time out again.
         if (producer?.Fatal is KafkaTransactionTimeoutException timedOut)
             return Exit(timedOut);
-        if (producer is { Fenced: true })
+        // Fenced after the session had lost PostgreSQL (while delivering what it held): the slot was free, and
+        // the instance that took it fenced us, as it must. A new producer is built once the slot is ours again.
+        if (producer is { Fenced: true } && !(progress.Verified && IsTransient(failure)))
         {
             // Rebuilding would only fence the other instance back: one of the two must go.
             return Exit(producer.Fatal ?? new KafkaFailureException("another producer with the same transactional.id fenced this instance"));
@@ -50,7 +52,9 @@ public sealed class FailurePolicy(ReplicatorConfig config)
 
         if (producer?.Fatal is not null && progress.Established)
             return new FailureDecision(FailureAction.RebuildProducer);
-        if (failure is KafkaTransactionAbortedException or CheckpointUnavailableException)
+        // A Kafka call that timed out (brokers away) is waited out like a PostgreSQL outage once streaming worked.
+        if (failure is KafkaTransactionAbortedException or CheckpointUnavailableException
+            || (progress.Established && Find<KafkaRetriableException>(failure) is not null))
             return new FailureDecision(FailureAction.Restream);
         if (IsSlotBusy(failure))
             return new FailureDecision(FailureAction.Standby);

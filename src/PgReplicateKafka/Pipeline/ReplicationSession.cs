@@ -28,7 +28,6 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
 
     public async Task RunAsync(CancellationToken stopToken)
     {
-        var config = context.Config;
         SourceState state;
         try
         {
@@ -41,16 +40,35 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
             throw;
         }
 
+        // The changes this session receives are its own share of the budget, ended once its pump is gone
+        // (it may outlive the session, stuck in a commit): what it dropped unserialized is freed then,
+        // while the producer's share keeps what Kafka has yet to acknowledge, whichever session sent it.
+        var received = context.Budget.Share();
+        try
+        {
+            await StreamAsync(state, received, stopToken);
+        }
+        finally
+        {
+            if (Pump is { IsCompleted: false } pump)
+                _ = pump.ContinueWith(_ => received.End(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            else
+                received.End();
+        }
+    }
+
+    private async Task StreamAsync(SourceState state, InFlightBudget received, CancellationToken stopToken)
+    {
         await using var _ = state;
+        var config = context.Config;
         var channel = Channel.CreateBounded<SourceMessage>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
-        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, context.Budget, _logger, stopToken);
+        await using var stream = await ReplicationStream.OpenAsync(config, state, channel.Writer, received, _logger, stopToken);
         if (context.Checkpoints is { } checkpoints)
-            await checkpoints.EnsureTopicAsync();
-        var startLsn = StartPosition(state, stream.Cluster);
+            await checkpoints.EnsureTopicAsync().WaitAsync(stopToken);
+        var startLsn = await StartPositionAsync(state, stream.Cluster, stopToken);
         progress.LastConfirmedLsn = startLsn;
-        context.Budget.Reset();
-        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context, snapshotBook, state, stream.Cluster);
-        var pump = new EventPump(config, context.Delivery, context.Topics, context.Budget, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
+        var scheduler = snapshotBook is null ? null : new SnapshotScheduler(context with { Budget = received }, snapshotBook, state, stream.Cluster);
+        var pump = new EventPump(config, context.Delivery, context.Topics, received, context.Metrics, _logger, state.EnumLabels, scheduler?.Coordinator);
 
         using var readCts = new CancellationTokenSource();
         using var pumpCts = new CancellationTokenSource();
@@ -114,7 +132,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     }
 
     /// <summary>The session's start: <see cref="ResumeRule"/>, then the exactly-once checkpoint.</summary>
-    private ulong StartPosition(SourceState state, ClusterIdentity cluster)
+    private async Task<ulong> StartPositionAsync(SourceState state, ClusterIdentity cluster, CancellationToken stopToken)
     {
         var previous = progress.LastCluster;
         progress.LastCluster = cluster;
@@ -125,7 +143,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
                 cluster.SystemId, cluster.Timeline, previous!.SystemId, previous.Timeline, Lsn.Format(startLsn), Lsn.Format(progress.LastConfirmedLsn));
         // Kafka may hold transactions PostgreSQL never heard confirmed (a crash between the two, or a
         // commit whose outcome the failed producer never learnt): the checkpoint says how far.
-        if (context.Delivery is ExactlyOnceDelivery exactlyOnce && exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated) is { } checkpoint
+        // Fencing and the checkpoint read block for up to a minute while Kafka is away: a stop does not wait for them.
+        if (context.Delivery is ExactlyOnceDelivery exactlyOnce
+            && await Blocking.Run(() => exactlyOnce.Resume(cluster, (ulong)state.StartLsn, state.SlotCreated)).WaitAsync(stopToken) is { } checkpoint
             && checkpoint > startLsn)
         {
             _logger.LogInformation("Kafka holds transactions up to {Checkpoint} (checkpoint topic {Topic}); PostgreSQL had confirmed {Confirmed}: skipping the difference",
@@ -139,6 +159,7 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
     private async Task StreamUntilStoppedAsync(ReplicationStream stream, EventPump pump, Task streamTask, Task pumpTask, Task snapshotTask, Task? finished, CancellationToken stopToken)
     {
         var lastSent = Stopwatch.StartNew();
+        var lastStatus = Stopwatch.StartNew();
         var confirmedInSession = false;
         var retention = new SlotRetentionWatch(context, _logger);
         while (!stopToken.IsCancellationRequested)
@@ -171,7 +192,17 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
                 await stream.ConfirmAsync(target, CancellationToken.None);
                 progress.LastConfirmedLsn = target;
                 lastSent.Restart();
+                lastStatus.Restart();
                 _logger.LogDebug("Confirmed {Lsn} to PostgreSQL", Lsn.Format(target));
+            }
+            else if (lastStatus.Elapsed >= context.Config.Replication.KeepaliveInterval && stream.LastReceivedLsn != 0)
+            {
+                // While the receive loop waits for room in the budget it reads nothing, so it would notice a
+                // server that ended the connection only once Kafka caught up: this update fails on a
+                // connection Npgsql's own timed updates found broken. (Not before the stream has shown it
+                // replicates: Npgsql refuses an update before START_REPLICATION is answered.)
+                await stream.ConfirmAsync(progress.LastConfirmedLsn, CancellationToken.None);
+                lastStatus.Restart();
             }
         }
     }

@@ -51,6 +51,15 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                     await session.RunAsync(stopToken);
                     return;
                 }
+                catch (Exception e) when (stopToken.IsCancellationRequested && _policy.Decide(e, context?.Producer, _progress).Action != FailureAction.Exit)
+                {
+                    // Stopping anyway, and the next start recovers from this failure as a running replicator
+                    // would (PostgreSQL went away too, as when one host shuts both down; the last Kafka
+                    // transaction aborted): the stop delivered what it could, the rest is streamed again.
+                    _logger.LogWarning("Stopped without confirming the last position ({Reason}); what was not confirmed will be streamed again after restart",
+                        FailurePolicy.Describe(e));
+                    return;
+                }
                 catch (Exception e) when (!stopToken.IsCancellationRequested)
                 {
                     var decision = _policy.Decide(e, context?.Producer, _progress);
@@ -71,6 +80,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
                         _logger.LogWarning("The last session's event pump is still waiting for Kafka; continuing with a new producer");
                         context = Abandon(context, session);
                     }
+                    else if (context?.Delivery is ExactlyOnceDelivery { Initialized: true })
+                    {
+                        // Another instance may take the slot before we get it back, fence this producer and
+                        // commit past the slot's position: the next session fences in turn and reads the checkpoint.
+                        context = Abandon(context, session);
+                    }
 
                     _progress.Recovering = true;
                     metrics.SetState(ReplicatorState.Reconnecting);
@@ -88,7 +103,7 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
         finally
         {
-            context?.Producer.Dispose();
+            context?.Close();
         }
     }
 
@@ -96,11 +111,10 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
     private SessionContext? Abandon(SessionContext context, ReplicationSession? session)
     {
         _progress.LastConfirmedLsn = Math.Max(_progress.LastConfirmedLsn, context.Tracker.ConfirmedLsn);
-        var producer = context.Producer;
         if (session?.Pump is { IsCompleted: false } pump)
-            _ = pump.ContinueWith(_ => producer.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            _ = pump.ContinueWith(_ => context.Close(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         else
-            producer.Dispose();
+            context.Close();
         return null;
     }
 
@@ -133,11 +147,12 @@ public sealed class Replicator(ReplicatorConfig config, ILoggerFactory loggerFac
         }
 
         var producer = producerFactory?.Invoke(systemId) ?? new KafkaSink(config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
-        var tracker = new DeliveryTracker(metrics, _budget);
+        var produced = _budget.Share();
+        var tracker = new DeliveryTracker(metrics, produced);
         IDeliveryMode delivery = _checkpoints is null
             ? new AtLeastOnceDelivery(producer, tracker)
-            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, _budget, _logger);
-        return new SessionContext(config, metrics, _logger, _budget, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
+            : new ExactlyOnceDelivery(config, producer, _checkpoints, tracker, produced, _logger, progress: _progress);
+        return new SessionContext(config, metrics, _logger, produced, producer, tracker, delivery, _checkpoints, new TopicRouter(config));
     }
 
     private TimeSpan Delay(FailureAction action, Exception failure)

@@ -8,6 +8,10 @@ using PgReplicateKafka.Source;
 namespace PgReplicateKafka.Pipeline;
 
 /// <summary>What outlives one replication session: built once per producer by the replicator.</summary>
+/// <param name="Budget">
+/// The producer's share of the in-flight budget (its unacknowledged messages). A session takes a share
+/// of its own for the changes it received, and passes its components a context with that one.
+/// </param>
 public sealed record SessionContext(
     ReplicatorConfig Config,
     ReplicatorMetrics Metrics,
@@ -17,7 +21,15 @@ public sealed record SessionContext(
     DeliveryTracker Tracker,
     IDeliveryMode Delivery,
     CheckpointStore? Checkpoints,
-    TopicRouter Topics);
+    TopicRouter Topics)
+{
+    /// <summary>The producer is no longer used: disposing it drops its unacknowledged messages, and their bytes with them.</summary>
+    public void Close()
+    {
+        Producer.Dispose();
+        Budget.End();
+    }
+}
 
 /// <summary>Where streaming stands across sessions and producers.</summary>
 public sealed class StreamProgress
@@ -39,4 +51,7 @@ public sealed class StreamProgress
 
     /// <summary>A session failed since streaming last worked: the next one reports when it streams again.</summary>
     public bool Recovering { get; set; }
+
+    /// <summary>Exactly-once: Kafka transactions aborted since the last commit, whichever producer ran them.</summary>
+    public int KafkaAbortsInARow { get; set; }
 }

@@ -23,8 +23,7 @@ public static class CliRuns
 
         [replication]
         keepalive_interval_secs = 1
-        retry_initial_ms = 100
-        retry_max_ms = 1000
+        {(replication.Contains("retry_initial_ms") ? "" : "retry_initial_ms = 100\nretry_max_ms = 1000")}
         {(replication.Contains("checkpoint_interval_secs") ? "" : "checkpoint_interval_secs = 1")}
         {replication}
 

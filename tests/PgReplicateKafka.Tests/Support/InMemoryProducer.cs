@@ -35,11 +35,33 @@ public sealed class InMemoryProducer : IEventProducer
     /// <summary>When set, ProduceAsync throws this for the next message.</summary>
     public Exception? FailNextProduce { get; set; }
 
+    /// <summary>While set, ProduceAsync waits as for room in a full queue, until its token is cancelled.</summary>
+    public bool QueueFull { get; set; }
+
     /// <summary>When set, CommitTransaction throws this once.</summary>
     public Exception? FailNextCommit { get; set; }
 
     private int _transaction;
     private bool _inTransaction;
+    private long _unacknowledgedBytes;
+    private long _maxUnacknowledgedBytes;
+
+    /// <summary>The most key and value bytes that were produced and not yet reported on at any one time.</summary>
+    public long MaxUnacknowledgedBytes
+    {
+        get
+        {
+            lock (_gate)
+                return _maxUnacknowledgedBytes;
+        }
+    }
+
+    /// <summary>A copy of <see cref="Produced"/>, safe to take while a pump produces.</summary>
+    public Message[] CopyProduced()
+    {
+        lock (_gate)
+            return [.. Produced];
+    }
 
     public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
     {
@@ -49,11 +71,16 @@ public sealed class InMemoryProducer : IEventProducer
             throw failure;
         }
 
+        if (QueueFull)
+            return new ValueTask(Task.Delay(Timeout.Infinite, ct));
+
         var message = new Message(topic, key, value, _inTransaction ? _transaction : 0, headers);
         lock (_gate)
         {
             Produced.Add(message);
             _unacknowledged.Add((message, onDelivery));
+            _unacknowledgedBytes += Size(message);
+            _maxUnacknowledgedBytes = Math.Max(_maxUnacknowledgedBytes, _unacknowledgedBytes);
             if (!_inTransaction)
                 Committed.Add(message);
         }
@@ -69,11 +96,14 @@ public sealed class InMemoryProducer : IEventProducer
         {
             pending = [.. _unacknowledged];
             _unacknowledged.Clear();
+            _unacknowledgedBytes = 0;
         }
 
         foreach (var (message, onDelivery) in pending)
             onDelivery?.Delivered(error == ErrorCode.NoError ? null : new DeliveryFailure(message.Topic, new Error(error)));
     }
+
+    private static long Size(Message message) => (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
 
     public void InitTransactions(TimeSpan timeout) => Calls.Add("init");
 

@@ -88,17 +88,18 @@ public sealed class ReplicatorRun : IAsyncDisposable
     /// Starts the replicator and waits until its walsender streams from the slot, so changes made afterwards are
     /// captured. Not just "slot active": the connection that creates a slot holds it only while creating it.
     /// </summary>
-    public async Task StartAsync(ILoggerFactory? loggerFactory = null)
+    /// <param name="producerFactory">Builds each producer (by default a <see cref="KafkaSink"/>, see <see cref="CurrentProducer"/>).</param>
+    public async Task StartAsync(ILoggerFactory? loggerFactory = null, Func<string?, IEventProducer>? producerFactory = null)
     {
         _stop = new CancellationTokenSource();
         loggerFactory ??= NullLoggerFactory.Instance;
-        var replicator = new Replicator(Config, loggerFactory, new ReplicatorMetrics(), systemId =>
+        var replicator = new Replicator(Config, loggerFactory, new ReplicatorMetrics(), producerFactory ?? (systemId =>
         {
             var producer = new KafkaSink(Config, loggerFactory.CreateLogger<KafkaSink>(), systemId);
             lock (_producers)
                 _producers.Add(producer);
             return producer;
-        });
+        }));
         Replicator = replicator;
         _running = Task.Run(() => replicator.RunAsync(_stop.Token));
         var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -17,10 +17,34 @@ public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker
     public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
     {
         transaction.AddEvent(size);
-        return producer.ProduceAsync(topic, key, value, headers, transaction.OnDelivery, ct);
+        try
+        {
+            var produced = producer.ProduceAsync(topic, key, value, headers, transaction.OnDelivery, ct);
+            if (!produced.IsCompleted)
+                return WaitAsync(produced, transaction, size);
+            produced.GetAwaiter().GetResult();
+            return ValueTask.CompletedTask;
+        }
+        catch
+        {
+            transaction.Unproduced(size);
+            throw;
+        }
     }
 
-    public void Skip(PendingTransaction transaction, long size) => transaction.Skip(size);
+    /// <summary>The producer's queue was full: a stop can cancel the wait, and then no report will come.</summary>
+    private static async ValueTask WaitAsync(ValueTask produced, PendingTransaction transaction, long size)
+    {
+        try
+        {
+            await produced;
+        }
+        catch
+        {
+            transaction.Unproduced(size);
+            throw;
+        }
+    }
 
     public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
     {

@@ -8,6 +8,7 @@ namespace PgReplicateKafka.Pipeline.Delivery;
 /// transaction's end LSN becomes confirmable only when it and every transaction before it are fully
 /// acknowledged, so the confirmed LSN never passes an undelivered change and never goes backwards.
 /// </summary>
+/// <param name="budget">The producer's share of the in-flight budget: what it was handed, until reported.</param>
 public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? budget = null)
 {
     private readonly Lock _gate = new();
@@ -53,7 +54,11 @@ public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? b
         return pending;
     }
 
-    internal void EventAdded() => Interlocked.Increment(ref _inFlightEvents);
+    internal void EventAdded(long bytes)
+    {
+        Interlocked.Increment(ref _inFlightEvents);
+        budget?.Add(bytes);
+    }
 
     internal void EventDelivered(long bytes)
     {

@@ -14,10 +14,12 @@ namespace PgReplicateKafka.Pipeline.Delivery;
 /// each with a checkpoint record. Only a committed Kafka transaction releases its PostgreSQL
 /// transactions for confirmation.
 /// </summary>
+/// <param name="budget">The producer's share of the in-flight budget (as the tracker's).</param>
 /// <param name="readCheckpoint">Reads the last committed checkpoint (the store's by default; tests replace it).</param>
+/// <param name="progress">The run's progress, which counts aborts across producers (each abort ends its producer's session).</param>
 public sealed class ExactlyOnceDelivery(
     ReplicatorConfig config, IEventProducer producer, CheckpointStore checkpoints, DeliveryTracker tracker, InFlightBudget budget, ILogger logger,
-    Func<TimeSpan, Checkpoint?>? readCheckpoint = null)
+    Func<TimeSpan, Checkpoint?>? readCheckpoint = null, StreamProgress? progress = null)
     : IDeliveryMode
 {
     private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(60);
@@ -27,20 +29,25 @@ public sealed class ExactlyOnceDelivery(
     private readonly AckLedger _ledger = new();
     private readonly Stopwatch _age = new();
     private DeliveryCallback? _onDelivery;
-    private bool _initialized;
     private bool _open;
     private int _events;
-    private int _abortsInARow;
+    private readonly StreamProgress _progress = progress ?? new StreamProgress();
     private uint _timeline;
     private ulong _slotOrigin;
 
     public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
 
     /// <summary>
-    /// Called by each session once the slot is ours, before streaming: the first time, registers the
-    /// transactional.id (fencing an earlier instance and aborting what it left open, so nothing can
-    /// commit after the read), then reads what Kafka holds. Returns the checkpoint's LSN to start
-    /// after, or null to start from the slot. A reused producer's commits are known to the tracker.
+    /// The transactional.id is registered: once the slot is let go, whoever holds it next fences this
+    /// producer and may commit past what this process knows, so no later session may use it.
+    /// </summary>
+    public bool Initialized { get; private set; }
+
+    /// <summary>
+    /// Called once the slot is ours, before streaming, by the one session of this producer that gets so
+    /// far: registers the transactional.id (fencing an earlier instance and aborting what it left open,
+    /// so nothing can commit after the read), then reads what Kafka holds. Returns the checkpoint's LSN
+    /// to start after, or null to start from the slot.
     /// </summary>
     /// <param name="slotPosition">The slot's confirmed position, or its consistent point when <paramref name="slotCreated"/>.</param>
     /// <param name="slotCreated">Created just now: no checkpoint can be of it.</param>
@@ -54,10 +61,8 @@ public sealed class ExactlyOnceDelivery(
         }
 
         _timeline = cluster.Timeline;
-        if (_initialized)
-            return null;
         producer.InitTransactions(CommitTimeout);
-        _initialized = true;
+        Initialized = true;
         // The slot's creation point is not in pg_replication_slots: a chain of checkpoints carries the
         // position its slot was first seen at, the consistent point when we created it.
         _slotOrigin = slotPosition;
@@ -87,23 +92,23 @@ public sealed class ExactlyOnceDelivery(
         BeginIfNeeded();
         _events++;
         _ledger.Add(size);
+        budget.Add(size);
         try
         {
             await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= new DeliveryCallback(Delivered), ct);
         }
-        catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null && e.Error.Code == ErrorCode.Local_State)
+        catch (Exception e)
         {
+            // Not produced (refused, or the wait for queue room cancelled): no report will come for it.
+            _events--;
+            _ledger.Remove(size);
+            budget.Release(size);
             // An earlier event of the Kafka transaction failed, so it can only be aborted (by EndAsync);
             // its PostgreSQL transactions are streamed again from the last commit.
-            throw Aborted(new KafkaTransactionAbortedException(e.Error.Reason, e));
+            if (e is ProduceException<byte[]?, byte[]?> { Error.Code: ErrorCode.Local_State } refused && producer.Fatal is null)
+                throw Aborted(new KafkaTransactionAbortedException(refused.Error.Reason, refused));
+            throw;
         }
-    }
-
-    public void Skip(PendingTransaction transaction, long size)
-    {
-        _events--;
-        _ledger.Remove(size);
-        budget.Release(size);
     }
 
     public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
@@ -155,7 +160,7 @@ public sealed class ExactlyOnceDelivery(
             {
                 await producer.ProduceAsync(checkpoints.Topic, checkpoints.Key, checkpoints.Record(new Checkpoint(checkpoints.SystemId, _timeline, _slotOrigin, lsn)), null, null, ct);
                 producer.CommitTransaction(CommitTimeout);
-                _abortsInARow = 0;
+                _progress.KafkaAbortsInARow = 0;
             }
             catch (ProduceException<byte[]?, byte[]?> e) when (producer.Fatal is null)
             {
@@ -182,10 +187,10 @@ public sealed class ExactlyOnceDelivery(
     /// streaming it again would loop forever, so stop with exit code 4.
     /// </summary>
     private Exception Aborted(KafkaTransactionAbortedException e) =>
-        ++_abortsInARow < MaxAbortsInARow
+        ++_progress.KafkaAbortsInARow < MaxAbortsInARow
             ? e
             : new KafkaFailureException(
-                $"Kafka aborted {_abortsInARow} transactions in a row, the last because of: {e.Message}. Check that every topic accepts " +
+                $"Kafka aborted {_progress.KafkaAbortsInARow} transactions in a row, the last because of: {e.Message}. Check that every topic accepts " +
                 "the events (write permission, the topic's max.message.bytes, cleanup.policy)", e);
 
     /// <summary>Aborts the open Kafka transaction (the stream ended inside a PostgreSQL transaction, or failed).</summary>

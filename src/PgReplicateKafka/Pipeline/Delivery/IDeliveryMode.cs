@@ -13,11 +13,11 @@ public interface IDeliveryMode
     /// <summary>A PostgreSQL transaction starts.</summary>
     PendingTransaction Begin(SourceTransaction transaction);
 
-    /// <summary>Produces one message of <paramref name="size"/> bytes (already counted in the in-flight budget).</summary>
+    /// <summary>
+    /// Produces one message of <paramref name="size"/> bytes, counted in the producer's share of the
+    /// in-flight budget until Kafka reports on it. When it throws, nothing was produced and nothing stays counted.
+    /// </summary>
     ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct);
-
-    /// <summary>An event that was serialized but deliberately not produced (an oversized row skipped).</summary>
-    void Skip(PendingTransaction transaction, long size);
 
     /// <summary>The PostgreSQL transaction's commit was handed over: every one of its events is produced.</summary>
     ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct);

@@ -37,7 +37,7 @@ public sealed class PendingTransaction : IDeliveryHandler
     {
         Interlocked.Increment(ref _outstanding);
         _ledger.Add(bytes);
-        _tracker.EventAdded();
+        _tracker.EventAdded(bytes);
     }
 
     /// <summary>Call once the transaction's commit has been seen (its end LSN is set).</summary>
@@ -59,8 +59,8 @@ public sealed class PendingTransaction : IDeliveryHandler
     /// <summary>The Kafka transaction holding this one committed.</summary>
     public void ReleaseHold() => Release();
 
-    /// <summary>An event that was counted but deliberately not produced (e.g. an oversized row skipped).</summary>
-    public void Skip(long bytes)
+    /// <summary>An event counted by <see cref="AddEvent"/> that was not produced after all (refused, e.g. oversized, or its wait cancelled): no report will come.</summary>
+    public void Unproduced(long bytes)
     {
         _ledger.Remove(bytes);
         _tracker.EventDelivered(bytes);

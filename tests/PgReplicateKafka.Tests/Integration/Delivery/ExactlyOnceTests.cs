@@ -175,6 +175,25 @@ public class ExactlyOnceTests(PostgresFixture postgres, KafkaFixture kafka, ITes
     }
 
     [Fact]
+    public async Task A_transaction_the_brokers_refuse_every_time_ends_with_exit_4_after_five_aborts()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items, c => ExactlyOnce(c, brokers: mock.BootstrapServers));
+        await run.StartAsync();
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'before' FROM generate_series(1, 10) g");
+        Assert.Equal(10, (await CountsAsync(run, mock.BootstrapServers, 10)).Count);
+
+        // Refused far more often than the replicator tries: each attempt streams again on a new producer.
+        const short produce = 0;
+        mock.PushRequestErrors(produce, Enumerable.Repeat(Confluent.Kafka.ErrorCode.InvalidRecord, 100).ToArray());
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'refused' FROM generate_series(11, 20) g");
+
+        var failure = Assert.IsType<KafkaFailureException>(await run.FailureAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(ExitCodes.KafkaFailure, failure.ExitCode);
+        Assert.Contains("Kafka aborted 5 transactions in a row", failure.Message);
+    }
+
+    [Fact]
     public async Task Sigterm_under_load_then_restart_loses_and_duplicates_nothing()
     {
         var (run, configPath) = await CrashScenarios.PrepareAsync(postgres, kafka, "delivery = \"exactly_once\"");

@@ -45,11 +45,13 @@ public class FailoverTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(0, await standby.WaitForExitAsync(TimeSpan.FromSeconds(10)));
     }
 
-    [Fact]
-    public async Task An_active_standby_pair_survives_walsender_kills_and_postgres_crashes_then_the_survivor_takes_over()
+    [Theory]
+    [InlineData("at_least_once")]
+    [InlineData("exactly_once")]
+    public async Task An_active_standby_pair_survives_walsender_kills_and_postgres_crashes_then_the_survivor_takes_over(string delivery)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)");
-        var configPath = await CliRuns.WriteConfigAsync(run, run.Cluster.Username, run.Cluster.Password);
+        var configPath = await WriteConfigAsync(run, $"delivery = \"{delivery}\"");
         using var first = CliProcess.Start(["run", "--config", configPath]);
         await CliRuns.WaitForSlotActiveAsync(run, first);
         using var second = CliProcess.Start(["run", "--config", configPath]);
@@ -100,6 +102,73 @@ public class FailoverTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.False(survivor.HasExited, $"the survivor exited. Output:\n{survivor.Output}");
         survivor.Signal("TERM");
         Assert.Equal(0, await survivor.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task An_exactly_once_instance_that_gets_the_slot_back_continues_from_what_the_other_one_committed()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)");
+        // Confirmed to PostgreSQL at a session's first delivery, then not for 10 minutes: what the second
+        // instance commits to Kafka after that is known only from the checkpoint.
+        const string replication = "delivery = \"exactly_once\"\ncheckpoint_interval_secs = 600\n";
+        var first = await WriteConfigAsync(run, replication + "retry_initial_ms = 3000\nretry_max_ms = 3000");
+        var second = await WriteConfigAsync(run, replication);
+        using var a = CliProcess.Start(["run", "--config", first]);
+        await CliRuns.WaitForSlotActiveAsync(run, a);
+        await InsertAsync(run, 1, 100);
+        await CountsAsync(run, 100);
+
+        // The first instance loses its walsender and reconnects after 3 s; the second, polling every 100 ms, takes the slot.
+        using var b = CliProcess.Start(["run", "--config", second]);
+        await WaitForOutputAsync(b, "waiting as standby");
+        var walsender = await ActiveWalsenderAsync(run);
+        await run.ExecuteAsync($"SELECT pg_terminate_backend({walsender})");
+        walsender = await WaitForNewWalsenderAsync(run, walsender, a, b, "the walsender kill");
+        Assert.Equal(b.Id, await ProcessOfWalsenderAsync(run, walsender));
+        await WaitForOutputAsync(a, "waiting as standby");
+        for (var id = 101; id <= 600; id += 100)
+        {
+            await InsertAsync(run, id, id + 99);
+            await Task.Delay(200);
+        }
+
+        await CountsAsync(run, 600);
+        b.Signal("KILL");
+        Assert.NotNull(await b.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+
+        // The first instance takes the slot back. Its producer was fenced by the second's (a real broker
+        // refuses it from then on), and only Kafka knows what the second committed past the slot.
+        await WaitForNewWalsenderAsync(run, walsender, a, a, "the second instance's SIGKILL");
+        await InsertAsync(run, 601, 700);
+        var counts = await CountsAsync(run, 700);
+        a.Signal("TERM");
+        Assert.Equal(0, await a.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        var repeated = counts.Where(c => c.Value > 1).Select(c => c.Key).ToList();
+        Assert.True(repeated.Count == 0, $"{repeated.Count} rows arrived more than once, e.g. {string.Join(", ", repeated.Take(10))}. Output:\n{a.Output}");
+    }
+
+    private static async Task<string> WriteConfigAsync(ReplicatorRun run, string replication)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(path, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, replication));
+        return path;
+    }
+
+    private static Task InsertAsync(ReplicatorRun run, int first, int last) =>
+        run.ExecuteAsync($"INSERT INTO items SELECT g, 'v' FROM generate_series({first}, {last}) g");
+
+    /// <summary>How often each id arrived (read_committed), once every one of 1..<paramref name="rows"/> did.</summary>
+    private async Task<Dictionary<int, int>> CountsAsync(ReplicatorRun run, int rows)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var consumed = await KafkaTestConsumer.ConsumeAsync(kafka.BootstrapServers, [run.Topic("items")], rows, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1));
+            var counts = consumed.GroupBy(m => (int)System.Text.Json.Nodes.JsonNode.Parse(m.Value!)!["after"]!["id"]!).ToDictionary(g => g.Key, g => g.Count());
+            if (Enumerable.Range(1, rows).All(counts.ContainsKey))
+                return counts;
+            Assert.True(DateTime.UtcNow < deadline, $"{rows - counts.Count} of {rows} rows never reached Kafka");
+        }
     }
 
     private static async Task WaitForOutputAsync(CliProcess process, string text)

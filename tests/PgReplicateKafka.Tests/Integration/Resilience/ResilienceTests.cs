@@ -104,6 +104,13 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         var firstInsert = (ulong)NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await run.ScalarAsync<string>(
             "WITH ins AS (INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series(101, 1100) g RETURNING 1) " +
             "SELECT pg_current_wal_insert_lsn()::text FROM (SELECT count(*) FROM ins) done"))!);
+        // With only this transaction in flight the stream waits between transactions while the server
+        // reports WAL positions past it: the idle position must wait for Kafka too (a rule that
+        // confirms it with events in flight, or a confirmation on produce, fails here).
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var confirmedWhileIdle = await run.ConfirmedFlushLsnAsync();
+        Assert.True(confirmedWhileIdle <= firstInsert,
+            $"the slot was confirmed to {confirmedWhileIdle:X} while the stream was idle, past the first transaction made during the outage (its rows end at {firstInsert:X}), which Kafka never acknowledged");
         for (var i = 1; i < 20; i++)
             await run.ExecuteAsync($"INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series({101 + i * 1000}, {100 + (i + 1) * 1000}) g");
         await Task.Delay(TimeSpan.FromSeconds(30));
@@ -115,6 +122,47 @@ public class ResilienceTests(PostgresFixture postgres, KafkaFixture kafka)
         var counts = await run.AssertEveryRowDeliveredAsync(mock.BootstrapServers, TimeSpan.FromSeconds(90));
         Assert.Equal(20_100, counts.Count);
         Assert.True(confirmedAtOutage <= confirmedDuringOutage);
+    }
+
+    [Fact]
+    public async Task A_walsender_terminated_while_reading_waits_for_kafka_is_reconnected_at_once()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        var log = new CapturingLoggerFactory();
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items,
+            c => With(c,
+                kafka: new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                replication: new ReplicationConfig
+                {
+                    CheckpointIntervalSecs = 1,
+                    KeepaliveIntervalSecs = 1,
+                    PollIntervalMs = 50,
+                    RetryInitialMs = 100,
+                    RetryMaxMs = 1000,
+                    ShutdownTimeoutSecs = 2,
+                    MaxInFlightBytes = 1_048_576,
+                }));
+        await run.StartAsync(log);
+        mock.SetBrokerDown(-1);
+        // About 3 MB while Kafka is away: the receive loop waits for room and reads nothing.
+        for (var i = 0; i < 10; i++)
+            await run.ExecuteAsync($"INSERT INTO items SELECT g, repeat('x', 300) FROM generate_series({i * 1000 + 1}, {(i + 1) * 1000}) g");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        // A restart or failover of PostgreSQL must be noticed now, not once Kafka is back: until then the
+        // instance would report itself streaming, and a standby could not tell it lost the slot.
+        var walsender = await run.ScalarAsync<int>($"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'");
+        await run.ExecuteAsync($"SELECT pg_terminate_backend({walsender})");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (await run.ScalarAsync<long>(
+                   $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}' AND active_pid IS NOT NULL AND active_pid <> {walsender}") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the replicator did not reconnect within 20 s while Kafka was down. Log:\n" + string.Join("\n", log.Lines));
+            await Task.Delay(100);
+        }
+
+        mock.SetBrokerUp(-1);
+        Assert.Equal(10_000, (await run.AssertEveryRowDeliveredAsync(mock.BootstrapServers, TimeSpan.FromSeconds(90))).Count);
     }
 
     [Fact]

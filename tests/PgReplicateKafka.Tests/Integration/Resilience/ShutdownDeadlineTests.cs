@@ -54,4 +54,101 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.True(confirmed >= delivered, $"the final confirmation was skipped: slot at {confirmed:X}, delivered up to {delivered:X}");
         Assert.True(confirmed < largeCommit, "the slot was confirmed past a transaction Kafka never acknowledged");
     }
+
+    [Fact]
+    public async Task A_stop_during_which_postgres_goes_away_exits_0()
+    {
+        // As when one host shuts both down: the stop waits for Kafka (brokers down), and meanwhile the
+        // walsender ends. What was not confirmed is streamed again after restart; the stop is still a stop.
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "shutdown_timeout_secs = 4"));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
+        await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+        var walsender = await run.ScalarAsync<int>($"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'");
+
+        mock.SetBrokerDown(-1);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'second' FROM generate_series(101, 200) g");
+        await Task.Delay(1000);
+        process.Signal("TERM");
+        await Task.Delay(1000); // waiting for Kafka's acknowledgements
+        await run.ExecuteAsync($"SELECT pg_terminate_backend({walsender})");
+
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+    }
+
+    [Fact]
+    public async Task A_stop_while_a_reconnect_waits_for_kafka_to_initialise_transactions_exits_0_at_once()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "delivery = \"exactly_once\"\nshutdown_timeout_secs = 2"));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
+        await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+
+        // The reconnect's new producer waits for Kafka in InitTransactions, which gives up only after a minute.
+        mock.SetBrokerDown(-1);
+        await run.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{run.Config.Postgres.SlotName}'");
+        await Task.Delay(3000);
+        process.Signal("TERM");
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(code == 0, $"expected exit 0 within 5 s of SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+    }
+
+    [Fact]
+    public async Task A_stop_whose_last_kafka_transaction_aborts_exits_0_and_confirms_none_of_it()
+    {
+        using var mock = MockKafkaCluster.Start(brokers: 3);
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
+            c => new ReplicatorConfig
+            {
+                Postgres = c.Postgres,
+                Snapshot = c.Snapshot,
+                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+                Replication = c.Replication,
+                Format = c.Format,
+            });
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        // Nothing commits before the stop: the events wait in one open Kafka transaction.
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password,
+            "delivery = \"exactly_once\"\ntransaction_max_ms = 60000\ntransaction_max_events = 1000000"));
+        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await CliRuns.WaitForSlotActiveAsync(run, process);
+        var before = await run.CurrentWalLsnAsync();
+
+        // The broker refuses the transaction's records: the stop's commit has to abort it instead.
+        const short produce = 0;
+        mock.PushRequestErrors(produce, Confluent.Kafka.ErrorCode.InvalidRecord);
+        await run.ExecuteAsync("INSERT INTO items SELECT g, 'refused' FROM generate_series(1, 100) g");
+        await Task.Delay(1500);
+        process.Signal("TERM");
+
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
+        Assert.Contains("will be streamed again after restart", process.Output);
+        Assert.True(await run.ConfirmedFlushLsnAsync() <= before, "PostgreSQL was confirmed past rows whose Kafka transaction aborted");
+    }
 }

@@ -92,6 +92,22 @@ public class EventPumpTests
     }
 
     [Fact]
+    public async Task An_event_whose_wait_for_queue_room_is_cancelled_leaves_nothing_in_the_budget()
+    {
+        // No delivery report comes for it, and the producer's share of the budget lives as long as the producer.
+        var delivery = new AtLeastOnceDelivery(_producer, _tracker);
+        var transaction = delivery.Begin(Transaction(100));
+        _producer.QueueFull = true;
+        using var stop = new CancellationTokenSource();
+        var waiting = delivery.ProduceAsync(transaction, "t", null, [1], null, 10, stop.Token).AsTask();
+        Assert.Equal(10, _budget.Bytes);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(0, _budget.Bytes);
+        Assert.Equal(0, _tracker.InFlightEvents);
+    }
+
+    [Fact]
     public async Task An_oversized_event_fails_with_exit_code_4_by_default_naming_table_and_lsn()
     {
         var t1 = Transaction(100);

@@ -45,7 +45,6 @@ public class ExactlyOnceDeliveryTests
         var transaction = _delivery.Begin(Transaction(endLsn));
         for (var i = 0; i < events; i++)
         {
-            _budget.Add(10);
             await _delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], null, 10, CancellationToken.None);
         }
 
@@ -115,20 +114,41 @@ public class ExactlyOnceDeliveryTests
     }
 
     [Fact]
+    public async Task An_event_that_was_not_produced_leaves_nothing_in_the_budget()
+    {
+        // No delivery report comes for it, and the producer's share of the budget lives as long as the producer.
+        var transaction = _delivery.Begin(Transaction(100));
+        _producer.FailNextProduce = new ProduceException<byte[]?, byte[]?>(new Error(ErrorCode.Local_State), new DeliveryResult<byte[]?, byte[]?>());
+        await Assert.ThrowsAsync<KafkaTransactionAbortedException>(() => _delivery.ProduceAsync(transaction, "t", null, [1], null, 10, CancellationToken.None).AsTask());
+        Assert.Equal(0, _budget.Bytes);
+
+        // A stop cancels the wait for room in librdkafka's queue.
+        _producer.QueueFull = true;
+        using var stop = new CancellationTokenSource();
+        var waiting = _delivery.ProduceAsync(transaction, "t", null, [1], null, 10, stop.Token).AsTask();
+        Assert.Equal(10, _budget.Bytes);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(0, _budget.Bytes);
+    }
+
+    [Fact]
     public void Transactions_are_initialised_before_the_checkpoint_is_read_so_no_zombie_commits_after_the_read()
     {
         Assert.Equal(["init", "read"], _producer.Calls);
     }
 
     [Fact]
-    public void A_rebuilt_producer_reads_the_checkpoint_again_after_initialising_and_a_reused_one_does_not()
+    public void A_new_producer_reads_the_checkpoint_again_after_initialising()
     {
-        // A commit whose outcome the failed producer never learnt may have committed: only Kafka knows.
+        // A commit whose outcome the failed producer never learnt, or commits of another instance that
+        // held the slot meanwhile: only Kafka knows.
         _stored = new Checkpoint(Cluster.SystemId, Cluster.Timeline, SlotOrigin: 40, Lsn: 900);
-        Assert.Null(_delivery.Resume(Cluster, slotPosition: 50, slotCreated: false)); // same producer, next session
-
         var rebuilt = new InMemoryProducer();
-        Assert.Equal(900ul, NewDelivery(rebuilt).Resume(Cluster, slotPosition: 50, slotCreated: false));
+        var delivery = NewDelivery(rebuilt);
+        Assert.False(delivery.Initialized);
+        Assert.Equal(900ul, delivery.Resume(Cluster, slotPosition: 50, slotCreated: false));
+        Assert.True(delivery.Initialized); // no later session may use it (Replicator)
         Assert.Equal(["init"], rebuilt.Calls);
         Assert.Equal(["init", "read", "read"], _producer.Calls); // the reader records on the first producer
     }
@@ -164,7 +184,6 @@ public class ExactlyOnceDeliveryTests
         Assert.Equal(90ul, delivery.Resume(Cluster, slotPosition: 50, slotCreated: false));
 
         var transaction = delivery.Begin(Transaction(100));
-        _budget.Add(10);
         await delivery.ProduceAsync(transaction, "cdc.public.users", null, [1], null, 10, CancellationToken.None);
         await delivery.CommittedAsync(transaction, CancellationToken.None);
         await delivery.EndAsync(betweenTransactions: true);

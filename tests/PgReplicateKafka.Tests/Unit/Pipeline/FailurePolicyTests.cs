@@ -90,6 +90,28 @@ public class FailurePolicyTests
     }
 
     [Fact]
+    public void A_producer_fenced_after_postgres_was_lost_continues_on_a_new_one()
+    {
+        // The session had lost PostgreSQL; while it delivered what it held, the instance that took the free slot fenced it.
+        _producer.Fenced = true;
+        _producer.Fatal = new KafkaFailureException("fenced");
+        var lost = new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", PostgresErrorCodes.AdminShutdown);
+        Assert.NotEqual(FailureAction.Exit, _policy.Decide(lost, _producer, Streaming).Action);
+    }
+
+    [Fact]
+    public void A_kafka_call_that_timed_out_is_retried_once_streaming_worked_and_exits_4_at_first_start()
+    {
+        // InitTransactions while the brokers are away (a reconnect of PostgreSQL during a Kafka outage).
+        var timedOut = new KafkaFailureException("Kafka failed while initialising Kafka transactions: Timed out (Local_TimedOut)",
+            new Confluent.Kafka.KafkaRetriableException(new Confluent.Kafka.Error(Confluent.Kafka.ErrorCode.Local_TimedOut)));
+        Assert.Equal(FailureAction.Restream, _policy.Decide(timedOut, _producer, Streaming).Action);
+        var fatal = _policy.Decide(timedOut, _producer, FirstStart);
+        Assert.Equal(FailureAction.Exit, fatal.Action);
+        Assert.Equal(ExitCodes.KafkaFailure, fatal.Fatal!.ExitCode);
+    }
+
+    [Fact]
     public void A_fatal_producer_error_rebuilds_the_producer()
     {
         _producer.Fatal = new KafkaFailureException("sequence broke");
