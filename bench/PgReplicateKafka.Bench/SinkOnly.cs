@@ -90,13 +90,18 @@ internal static class SinkOnly
             await sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None);
     }
 
-    /// <summary>The newest message of the topic's first partition: value, then each header as name and value, length-prefixed.</summary>
+    /// <summary>A recent message of the topic's first non-empty partition: value, then each header as name and value, length-prefixed.</summary>
     private static byte[] ReadSample(string bootstrap, string topic)
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-sink-sample", EnableAutoCommit = false }).Build();
-        var partition = new TopicPartition(topic, 0);
-        var high = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High;
-        consumer.Assign(new TopicPartitionOffset(partition, high - 1));
+        var (partition, offsets) = Enumerable.Range(0, BenchCluster.Partitions)
+            .Select(p => new TopicPartition(topic, p))
+            .Select(p => (Partition: p, Offsets: consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10))))
+            .FirstOrDefault(p => p.Offsets.High > p.Offsets.Low);
+        if (partition is null)
+            throw new InvalidOperationException($"no message in {topic} to replay");
+        // Not simply the last offset: under exactly-once that is a transaction marker, which a consumer never sees.
+        consumer.Assign(new TopicPartitionOffset(partition, Math.Max(offsets.Low, offsets.High - 100)));
         var message = consumer.Consume(TimeSpan.FromSeconds(10))?.Message
             ?? throw new InvalidOperationException($"no message in {topic} to replay");
         using var buffer = new MemoryStream();

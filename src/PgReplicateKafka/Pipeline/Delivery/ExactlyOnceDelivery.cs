@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -87,28 +88,57 @@ public sealed class ExactlyOnceDelivery(
         return pending;
     }
 
-    public async ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
+    // Runs per change: compiled optimized at its first call, and synchronous unless the producer's queue is full (see EventPump).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
     {
         BeginIfNeeded();
         _events++;
         _ledger.Add(size);
         budget.Add(size);
+        ValueTask producing;
         try
         {
-            await producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= new DeliveryCallback(Delivered), ct);
+            producing = producer.ProduceAsync(topic, key, value, headers, _onDelivery ??= new DeliveryCallback(Delivered), ct);
         }
         catch (Exception e)
         {
-            // Not produced (refused, or the wait for queue room cancelled): no report will come for it.
-            _events--;
-            _ledger.Remove(size);
-            budget.Release(size);
-            // An earlier event of the Kafka transaction failed, so it can only be aborted (by EndAsync);
-            // its PostgreSQL transactions are streamed again from the last commit.
-            if (e is ProduceException<byte[]?, byte[]?> { Error.Code: ErrorCode.Local_State } refused && producer.Fatal is null)
-                throw Aborted(new KafkaTransactionAbortedException(refused.Error.Reason, refused));
+            if (Unproduced(e, size) is { } aborted)
+                throw aborted;
             throw;
         }
+
+        return producing.IsCompletedSuccessfully ? default : AwaitProducedAsync(producing, size);
+    }
+
+    private async ValueTask AwaitProducedAsync(ValueTask producing, long size)
+    {
+        try
+        {
+            await producing;
+        }
+        catch (Exception e)
+        {
+            if (Unproduced(e, size) is { } aborted)
+                throw aborted;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The event was not produced (refused, or the wait for queue room cancelled): no report will come for it.
+    /// Returns the exception to throw instead of <paramref name="e"/>, if any.
+    /// </summary>
+    private Exception? Unproduced(Exception e, long size)
+    {
+        _events--;
+        _ledger.Remove(size);
+        budget.Release(size);
+        // An earlier event of the Kafka transaction failed, so it can only be aborted (by EndAsync);
+        // its PostgreSQL transactions are streamed again from the last commit.
+        if (e is ProduceException<byte[]?, byte[]?> { Error.Code: ErrorCode.Local_State } refused && producer.Fatal is null)
+            return Aborted(new KafkaTransactionAbortedException(refused.Error.Reason, refused));
+        return null;
     }
 
     public ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct)
