@@ -96,6 +96,9 @@ public sealed class ReplicationSession(SessionContext context, StreamProgress pr
         scheduler?.Coordinator.ReleaseAll();
         if (failure is not null)
             throw failure;
+        // initial_only ended with every other table delivered and confirmed: a refused table must not pass for done.
+        if (finished?.IsCompleted == true && scheduler!.Refused is { Count: > 0 } refused)
+            throw new PostgresSetupException($"the initial snapshot ([snapshot] mode = \"initial_only\") is incomplete: every other table is delivered, but {string.Join("; ", refused)}");
     }
 
     /// <summary>The PostgreSQL side's checks and set-up: the slot, the publication's tables, the start position.</summary>

@@ -32,6 +32,7 @@ public sealed partial class SnapshotScheduler
     private readonly HashSet<uint> _known = [];
     private readonly TaskCompletionSource _initialDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _initialLeft;
+    private readonly List<string> _refused = [];
 
     // The slot incarnation this session's records are for; null in mode never, which records none.
     private SlotIncarnation? _slot;
@@ -55,6 +56,12 @@ public sealed partial class SnapshotScheduler
 
     /// <summary><c>initial_only</c>: completes once every table planned at start is snapshotted and acknowledged.</summary>
     public Task InitialDone => _initialDone.Task;
+
+    /// <summary>Why tables of the initial snapshot were refused (no key to page by or to reconcile with): it is incomplete without them.</summary>
+    public IReadOnlyList<string> Refused
+    {
+        get { lock (_gate) return [.. _refused]; }
+    }
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -203,7 +210,7 @@ public sealed partial class SnapshotScheduler
     {
         if (table.RefusalReason is { } reason)
         {
-            _logger.LogError("Snapshot refused: {Reason}", reason);
+            Refuse(reason, initial);
             return null;
         }
 
@@ -225,7 +232,7 @@ public sealed partial class SnapshotScheduler
     {
         if (table.RefusalReason is { } reason)
         {
-            _logger.LogError("Snapshot refused: {Reason}", reason);
+            Refuse(reason, initial: record.Where is null);
             return;
         }
 
@@ -275,6 +282,16 @@ public sealed partial class SnapshotScheduler
         }
 
         _context.Metrics.Snapshot.TablesRemaining(Remaining());
+    }
+
+    private void Refuse(string reason, bool initial)
+    {
+        _logger.LogError("Snapshot refused: {Reason}", reason);
+        if (initial)
+        {
+            lock (_gate)
+                _refused.Add(reason);
+        }
     }
 
     private void Finish(TableJob job)

@@ -146,6 +146,29 @@ public class SnapshotPipelineTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task Initial_only_with_a_table_it_must_refuse_delivers_the_others_then_exits_3_naming_it()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka,
+            Items + "; INSERT INTO items (id) SELECT generate_series(1, 1000); CREATE TABLE nokey (note text); INSERT INTO nokey VALUES ('x')",
+            Snapshot(SnapshotMode.InitialOnly, chunkSize: 500));
+        try
+        {
+            await run.StartAsync();
+        }
+        catch (PostgresSetupException)
+        {
+            // Over before the start was seen to stream: the same failure follows.
+        }
+
+        var failure = Assert.IsType<PostgresSetupException>(await run.FailureAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(ExitCodes.PostgresFailure, failure.ExitCode);
+        Assert.Contains("public.nokey", failure.Message);
+        Assert.Contains("primary key", failure.Message);
+        var replay = SnapshotReplay.Read(kafka.BootstrapServers, run.Topic("items"), TimeSpan.FromSeconds(30));
+        Assert.Equal(1000, replay.Reads);
+    }
+
+    [Fact]
     public async Task Never_emits_no_read_and_a_request_backfills_only_its_rows_while_streaming_goes_on()
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, Items + "; INSERT INTO items (id) SELECT generate_series(1, 2000)",
