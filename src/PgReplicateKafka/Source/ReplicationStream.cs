@@ -121,10 +121,19 @@ public sealed partial class ReplicationStream : IAsyncDisposable
                 var next = messages.MoveNextAsync();
                 if (!next.IsCompleted)
                 {
-                    if (_handOver.HoldsCommit)
-                        await _handOver.FlushAsync(ct);
-                    if (sinceWait < PacedBurst)
-                        await Task.Delay(PaceDelay, ct);
+                    try
+                    {
+                        if (_handOver.HoldsCommit)
+                            await _handOver.FlushAsync(ct);
+                        if (sinceWait < PacedBurst)
+                            await Task.Delay(PaceDelay, ct);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        // The read in flight ends with this cancel too: leaving it running would let Npgsql's
+                        // DisposeAsync resume the enumerator while that read still runs it.
+                    }
+
                     sinceWait = 0;
                 }
 
