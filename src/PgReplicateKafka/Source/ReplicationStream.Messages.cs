@@ -25,7 +25,7 @@ public sealed partial class ReplicationStream
                 return default;
 
             case (byte)'R':
-                return new ValueTask(_tables.DescribeAsync(RelationDescription.Read(ref reader), ct));
+                return DescribeAsync(RelationDescription.Read(ref reader), ct);
 
             case (byte)'I':
                 {
@@ -90,6 +90,13 @@ public sealed partial class ReplicationStream
                 // 'Y' (type), 'O' (origin) and others carry nothing to publish.
                 return default;
         }
+    }
+
+    private async ValueTask DescribeAsync(RelationDescription relation, CancellationToken ct)
+    {
+        // Describing can wait for the catalog (a type whose creation is not visible yet): what is held goes first.
+        await _handOver.FlushAsync(ct);
+        await _tables.DescribeAsync(relation, ct);
     }
 
     private async ValueTask TruncateAsync(TableInfo[] tables, ulong walStart, CancellationToken ct)

@@ -240,6 +240,55 @@ public class TypeMatrixTests(PostgresFixture postgres, KafkaFixture kafka)
         AssertColumns(["id = 1", "d = 7"], events[0].After);
     }
 
+    /// <summary>
+    /// While the receive loop waits for such a type to become visible, transactions it received before are not held
+    /// back with it: both arrive in one burst at a restart, the first one complete, the second one's type not visible.
+    /// </summary>
+    [Fact]
+    public async Task A_transaction_received_before_a_wait_for_a_type_is_delivered_without_waiting()
+    {
+        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE first (id int PRIMARY KEY); CREATE TABLE held (id int PRIMARY KEY)");
+        await run.StartAsync();
+        await run.StopAsync();
+        await run.ExecuteAsync("INSERT INTO first VALUES (1)");
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
+        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
+        await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        await using var held = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
+        await held.OpenAsync();
+        var pid = held.ProcessID;
+        await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held))
+            await on.ExecuteNonQueryAsync();
+        await using var create = new NpgsqlCommand(
+            "CREATE DOMAIN later_int AS int; ALTER TABLE held ADD COLUMN d later_int; INSERT INTO held VALUES (1, 7)", held);
+        var committing = create.ExecuteNonQueryAsync();
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
+                await Task.Delay(20);
+            }
+
+            await run.StartAsync();
+            var first = await KafkaTestConsumer.ConsumeAsync(kafka.BootstrapServers, [run.Topic("first")], 1, TimeSpan.FromSeconds(6), TimeSpan.FromMilliseconds(200));
+            Assert.True(first.Count == 1, "the transaction before the held one waited with it");
+        }
+        finally
+        {
+            // The commit becomes visible (cancelling the wait keeps it), whatever the outcome.
+            await run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({pid})");
+            await committing;
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
+            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        }
+
+        var events = await ConsumeRawAsync(run.Topic("held"), 1);
+        AssertColumns(["id = 1", "d = 7"], events[0].After);
+    }
+
     /// <summary>One consumed event, with the raw JSON text of the key and of each column, as a consumer receives them.</summary>
     private sealed record RawEvent(string Op, string? Key, string[]? Before, string[]? After, ulong Lsn);
 
