@@ -163,6 +163,9 @@ public sealed class EventPump(
     /// </summary>
     private async ValueTask<bool> WaitToReadAsync(ChannelReader<SourceMessage> reader, bool betweenTransactions, CancellationToken ct)
     {
+        // About to wait: the acknowledgements of what is in flight should not wait for the producer to notice.
+        if (!reader.TryPeek(out _))
+            delivery.Idle();
         while (betweenTransactions && delivery.DueIn is { } due)
         {
             if (due <= TimeSpan.Zero)

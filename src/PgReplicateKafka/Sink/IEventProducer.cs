@@ -22,6 +22,12 @@ public interface IEventProducer : IDisposable
     /// </summary>
     ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct);
 
+    /// <summary>
+    /// Nothing more is produced for now: the reports of what is in flight are served by the producer's own thread at
+    /// once, not after the pause that tells it production stopped (the producing thread serves them while it produces).
+    /// </summary>
+    void Idle();
+
     /// <summary>Exactly-once: registers the transactional.id, aborting what a previous instance left open and fencing it.</summary>
     void InitTransactions(TimeSpan timeout);
 

@@ -47,6 +47,8 @@ public sealed class KafkaSink : IEventProducer
         while (!_producer.TryProduce(topic, key, value, headers, onDelivery));
     }
 
+    public void Idle() => _producer.Idle();
+
     public void Dispose() => _producer.Dispose();
 
     public void InitTransactions(TimeSpan timeout)

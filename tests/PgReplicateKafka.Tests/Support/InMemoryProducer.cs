@@ -9,6 +9,14 @@ namespace PgReplicateKafka.Tests.Support;
 /// </summary>
 public sealed class InMemoryProducer : IEventProducer
 {
+    private int _idleCalls;
+
+    /// <summary>How often the caller said it had nothing more to produce for now.</summary>
+    public int IdleCalls => Volatile.Read(ref _idleCalls);
+
+    // Acknowledgements come only when a test gives them; the calls are counted.
+    public void Idle() => Interlocked.Increment(ref _idleCalls);
+
     private readonly Lock _gate = new();
     private readonly List<(Message Message, IDeliveryHandler? OnDelivery)> _unacknowledged = [];
 

@@ -10,6 +10,8 @@ public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker
 {
     public TimeSpan? DueIn => null;
 
+    public void Idle() => producer.Idle();
+
     public PendingTransaction Begin(SourceTransaction transaction) => tracker.Begin(transaction);
 
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).

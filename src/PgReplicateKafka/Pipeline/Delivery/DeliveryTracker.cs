@@ -18,6 +18,9 @@ public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? b
     private long _inFlightEvents;
     private Exception? _failure;
 
+    // Completed when the confirmed position next moves; created only while someone waits for it.
+    private TaskCompletionSource? _advanced;
+
     internal ReplicatorMetrics Metrics { get; } = metrics;
 
     /// <summary>End LSN of the last transaction that is delivered with all before it.</summary>
@@ -72,12 +75,20 @@ public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? b
             _failure ??= failure;
     }
 
+    /// <summary>Completes the next time <see cref="ConfirmedLsn"/> moves (or at once, once it moved since the call began).</summary>
+    public Task AdvancedAsync()
+    {
+        lock (_gate)
+            return (_advanced ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    }
+
     internal void Advance()
     {
         lock (_gate)
         {
             if (_failure is not null)
                 return;
+            var moved = false;
             while (_pending.TryPeek(out var head) && (head.IsComplete || head.IsAbandoned))
             {
                 _pending.Dequeue();
@@ -86,6 +97,13 @@ public sealed class DeliveryTracker(ReplicatorMetrics metrics, InFlightBudget? b
                 _confirmedLsn = Math.Max(_confirmedLsn, head.Transaction.EndLsn);
                 _confirmedCommits++;
                 Metrics.TransactionAcknowledged();
+                moved = true;
+            }
+
+            if (moved && _advanced is { } advanced)
+            {
+                _advanced = null;
+                advanced.TrySetResult();
             }
         }
     }

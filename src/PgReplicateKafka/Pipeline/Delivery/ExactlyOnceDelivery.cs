@@ -38,6 +38,8 @@ public sealed class ExactlyOnceDelivery(
 
     public TimeSpan? DueIn => _committed.Count == 0 ? null : config.Replication.TransactionMaxDuration - _age.Elapsed;
 
+    public void Idle() => producer.Idle();
+
     /// <summary>
     /// The transactional.id is registered: once the slot is let go, whoever holds it next fences this
     /// producer and may commit past what this process knows, so no later session may use it.

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Pipeline.Delivery;
 
@@ -18,6 +19,9 @@ public interface IDeliveryMode
     /// in-flight budget until Kafka reports on it. When it throws, nothing was produced and nothing stays counted.
     /// </summary>
     ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct);
+
+    /// <summary>The pump has nothing to produce for now (see <see cref="IEventProducer.Idle"/>).</summary>
+    void Idle();
 
     /// <summary>The PostgreSQL transaction's commit was handed over: every one of its events is produced.</summary>
     ValueTask CommittedAsync(PendingTransaction transaction, CancellationToken ct);

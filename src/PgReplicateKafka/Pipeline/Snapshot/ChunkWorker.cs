@@ -111,11 +111,18 @@ internal sealed class ChunkWorker(
     /// <summary>The high watermark's transaction, and so every READ event of the chunk (exactly-once: and its progress record), is delivered.</summary>
     private async Task WaitDeliveredAsync(ChunkResult result, CancellationToken ct)
     {
-        while (result.Transaction.EndLsn == 0 || context.Tracker.ConfirmedLsn < result.Transaction.EndLsn)
+        var tracker = context.Tracker;
+        while (true)
         {
-            if (context.Tracker.Failure is { } failure)
+            // The signal first, then the check: a move in between completes the signal.
+            var advanced = tracker.AdvancedAsync();
+            if (result.Transaction.EndLsn != 0 && tracker.ConfirmedLsn >= result.Transaction.EndLsn)
+                return;
+            if (tracker.Failure is { } failure)
                 throw failure;
-            await Task.Delay(5, ct);
+            // Woken when the position moves; the look every 50 ms covers a failure, which moves nothing.
+            await Task.WhenAny(advanced, Task.Delay(50, ct));
+            ct.ThrowIfCancellationRequested();
         }
     }
 

@@ -21,6 +21,14 @@ internal sealed unsafe partial class RdKafkaProducer
     private static readonly long ProducerServesTicks = Stopwatch.Frequency / 200;
     private long _producerServedAt;
     private int _producedSinceServe;
+    private readonly ManualResetEventSlim _producerIdle = new();
+
+    /// <inheritdoc cref="IEventProducer.Idle"/>
+    public void Idle()
+    {
+        Volatile.Write(ref _producerServedAt, 0);
+        _producerIdle.Set();
+    }
 
     /// <summary>Serves the delivery reports that are due, on the calling (producing) thread.</summary>
     private void ServeDeliveries()
@@ -35,12 +43,17 @@ internal sealed unsafe partial class RdKafkaProducer
     {
         while (!_stopping)
         {
-            // Asleep until the producing thread has been quiet for the whole interval, not waking every millisecond.
+            // Asleep until the producing thread has been quiet for the whole interval, or says it is idle.
             var quiet = Stopwatch.GetTimestamp() - Volatile.Read(ref _producerServedAt);
             if (quiet < ProducerServesTicks)
-                Thread.Sleep(TimeSpan.FromTicks((ProducerServesTicks - quiet) * TimeSpan.TicksPerSecond / Stopwatch.Frequency + TimeSpan.TicksPerMillisecond));
+            {
+                _producerIdle.Wait(TimeSpan.FromTicks((ProducerServesTicks - quiet) * TimeSpan.TicksPerSecond / Stopwatch.Frequency + TimeSpan.TicksPerMillisecond));
+                _producerIdle.Reset();
+            }
             else
+            {
                 rd_kafka_poll(_rk, 10);
+            }
         }
     }
 

@@ -173,6 +173,7 @@ internal sealed unsafe partial class RdKafkaProducer : IDisposable
             return;
         // From here no handler is called: the session that owns them is being torn down.
         _stopping = true;
+        _producerIdle.Set();
         _poller.Join();
         try
         {

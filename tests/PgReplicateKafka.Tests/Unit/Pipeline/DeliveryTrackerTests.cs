@@ -31,6 +31,22 @@ public class DeliveryTrackerTests
     }
 
     [Fact]
+    public async Task A_waiter_is_woken_when_the_confirmed_position_moves_and_not_before()
+    {
+        var tracker = new DeliveryTracker(new ReplicatorMetrics());
+        var t = tracker.Begin(Tx(100));
+        t.AddEvent(10);
+        var advanced = tracker.AdvancedAsync();
+        t.Commit();
+        Assert.False(advanced.IsCompleted); // an ack is outstanding: nothing moved
+
+        t.OnDelivery.Delivered(Ok);
+        await advanced.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(100ul, tracker.ConfirmedLsn);
+        Assert.False(tracker.AdvancedAsync().IsCompleted); // a new wait waits for the next move
+    }
+
+    [Fact]
     public void Commit_before_the_last_ack_confirms_on_that_ack()
     {
         var tracker = new DeliveryTracker(new ReplicatorMetrics());

@@ -55,6 +55,38 @@ public class EventPumpTests
     }
 
     [Fact]
+    public async Task The_pump_tells_the_producer_it_is_idle_when_it_has_drained_the_channel_and_not_before()
+    {
+        var channel = Channel.CreateUnbounded<SourceMessage>();
+        var pump = new EventPump(Config(), new AtLeastOnceDelivery(_producer, _tracker), new TopicRouter("cdc"), _budget, new ReplicatorMetrics(), NullLogger.Instance);
+        var t1 = Transaction(100);
+        channel.Writer.TryWrite(Insert(t1, 1, "ada"));
+        channel.Writer.TryWrite(Insert(t1, 2, "bob"));
+        channel.Writer.TryWrite(new TransactionCommitted(t1));
+        var running = pump.RunAsync(channel.Reader, CancellationToken.None);
+
+        await WaitUntilAsync(() => pump.CommitsSeen == 1 && _producer.IdleCalls == 1);
+        Assert.Equal(2, _producer.Produced.Count);
+        var t2 = Transaction(200);
+        channel.Writer.TryWrite(Insert(t2, 3, "cy"));
+        channel.Writer.TryWrite(new TransactionCommitted(t2));
+        await WaitUntilAsync(() => pump.CommitsSeen == 2 && _producer.IdleCalls == 2);
+
+        channel.Writer.Complete();
+        await running;
+        Assert.Equal(3, _producer.Produced.Count);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var waited = 0; !condition(); waited += 10)
+        {
+            Assert.True(waited < 10_000, "the condition did not hold within 10 s");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
     public async Task A_failed_ack_stops_confirmation_at_the_transaction_before()
     {
         var t1 = Transaction(100);
