@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Xunit.Abstractions;
 
 namespace PgReplicateKafka.Tests.Integration.Streaming;
@@ -20,7 +21,7 @@ public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka,
             "CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz, score numeric(10,2), active bool)",
             "INSERT INTO users (name, email, created_at, score, active) " +
             "SELECT 'user ' || g, 'user' || g || '@example.com', now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(1, 500000) g",
-            extraToml: "");
+            extraToml: "", table: "users", rows: 500_000);
         Assert.True(peak < PeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {PeakRssLimit / 1048576} MiB");
     }
 
@@ -34,11 +35,12 @@ public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka,
 
                 [kafka.properties]
                 message.max.bytes = 6000000
-                """);
+                """, table: "blobs", rows: 200);
         Assert.True(peak < LargeRowPeakRssLimit, $"peak RSS {peak / 1048576} MiB exceeds {LargeRowPeakRssLimit / 1048576} MiB");
     }
 
-    private async Task<long> MeasurePeakRssAsync(string setupSql, string workloadSql, string extraToml)
+    /// <summary>Runs the workload through the real CLI and returns its peak RSS, once Kafka holds every row.</summary>
+    private async Task<long> MeasurePeakRssAsync(string setupSql, string workloadSql, string extraToml, string table, long rows)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, setupSql);
         var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
@@ -57,12 +59,23 @@ public class LargeTransactionTests(PostgresFixture postgres, KafkaFixture kafka,
             await Task.Delay(200);
         }
 
+        // Confirmed means acknowledged; the topic must also hold each row exactly once (no restart, an idempotent
+        // producer). End offsets, not a read: the test broker keeps only the newest few MiB of a partition.
+        Assert.Equal(rows, MessagesIn(run.Topic(table)));
         var peak = PeakRss(process.Id);
         output.WriteLine($"peak RSS {peak / 1048576.0:0.0} MiB; written in {(written - started).TotalSeconds:0.0} s, delivered {(DateTime.UtcNow - written).TotalSeconds:0.0} s later");
         Console.WriteLine($"[{nameof(LargeTransactionTests)}] {workloadSql[..40]}...: peak RSS {peak / 1048576.0:0.0} MiB");
         process.Signal("TERM");
         Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
         return peak;
+    }
+
+    private long MessagesIn(string topic)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka.BootstrapServers }).Build();
+        var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions;
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = kafka.BootstrapServers, GroupId = "large-transaction-tests" }).Build();
+        return partitions.Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p.PartitionId), TimeSpan.FromSeconds(10)).High.Value);
     }
 
     /// <summary>VmHWM: the process's peak resident set size.</summary>
