@@ -30,52 +30,74 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
         await cluster.Postgres.ExecuteAsync($"VACUUM ANALYZE public.{table}", database);
         var writeTime = writing.Elapsed;
 
-        progress.WriteLine($"[{name}] COPY (SELECT * FROM public.{table}) TO STDOUT, discarded");
-        var copyTime = await CopyOutAsync(connectionString, table);
-
-        var results = new List<WorkloadResult>();
-        foreach (var delivery in options.Deliveries)
+        // A snapshot run takes seconds and a busy machine moves it by a fifth: --runs runs per mode, the modes
+        // alternating, each run with the raw read it is compared with just before it.
+        var measured = options.Deliveries.ToDictionary(d => d, _ => new List<SnapshotRun>());
+        for (var run = 0; run < options.Runs; run++)
         {
-            // Each mode on its own slot and topics (so its own snapshot progress): each snapshots the whole table.
-            var exactlyOnce = delivery == "exactly_once";
-            var prefix = exactlyOnce ? database + "_eos" : database;
-            var topic = $"{prefix}.public.{table}";
-            if (exactlyOnce)
-                cluster.Kafka.CreateTopic(topic, BenchCluster.Partitions);
-            // As a real cluster's CreateTopics would have made it: the test broker has no CreateTopics API and
-            // names no controller, and the replicator's wait for one (3 s) was a third of a 1,000,000-row run.
-            cluster.Kafka.CreateTopic($"{prefix}.pg-replicate-kafka.snapshots", 1);
-            progress.WriteLine($"[{name}] snapshotting with pg-replicate-kafka, {delivery}");
-            var clock = Stopwatch.StartNew();
-            using var replicator = ReplicatorProcess.Start(config(database, prefix, delivery, prefix), options, clock, replicatorLog);
-            // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
-            // Exactly-once: end offsets count transaction markers too, so the end is the exit, which
-            // initial_only reaches once the last chunk's transaction is committed (its shutdown included).
-            var (done, cpu, peakRss) = await WaitForRowsAsync(topic, exactlyOnce ? long.MaxValue : rows, replicator, clock);
-            var exitCode = await WaitForExitAsync(replicator);
-            if (exitCode != 0)
-                throw new InvalidOperationException($"the snapshot run exited with code {exitCode}, not 0:\n{replicator.Output}");
-            var startup = replicator.Ready.IsCompletedSuccessfully ? replicator.Ready.Result : TimeSpan.Zero;
-            results.Add(new WorkloadResult
+            var shift = run % options.Deliveries.Count;
+            foreach (var delivery in options.Deliveries.Skip(shift).Concat(options.Deliveries.Take(shift)))
+            {
+                progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: COPY (SELECT * FROM public.{table}) TO STDOUT, discarded");
+                var copyRate = rows / (await CopyOutAsync(connectionString, table)).TotalSeconds;
+                progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: snapshotting with pg-replicate-kafka, {delivery}");
+                // Each run on its own slot and topics (so its own snapshot progress): each snapshots the whole table.
+                var prefix = $"{database}_{(delivery == "exactly_once" ? "eos" : "alo")}_{run + 1}";
+                measured[delivery].Add(await SnapshotRunAsync(database, prefix, table, rows, delivery, copyRate, config, replicatorLog));
+                await cluster.DropSlotsAsync(database);
+            }
+        }
+
+        return options.Deliveries.Select(delivery =>
+        {
+            var runs = measured[delivery];
+            double Median(Func<SnapshotRun, double> metric) => Measured.Of(runs.Select(metric).ToList()).Median;
+            var rates = runs.Select(r => r.Rate).ToList();
+            return new WorkloadResult
             {
                 Name = name,
                 Description = description,
                 Delivery = delivery,
+                Runs = runs.Count,
                 Changes = rows,
                 WriteTime = writeTime,
-                StartupTime = startup,
-                // From process start: a snapshot's rows flow from the first page on, so start-up is part of its cost.
-                EndToEndRate = rows / done.TotalSeconds,
-                EndToEnd = Measured.Of([rows / done.TotalSeconds]),
-                CopyRate = rows / copyTime.TotalSeconds,
-                RawRatio = Measured.Of([rows / done.TotalSeconds / (rows / copyTime.TotalSeconds)]),
-                CpuSecondsPerMillion = cpu / rows * 1e6,
-                PeakRssMb = peakRss / 1048576.0,
-            });
-        }
+                StartupTime = TimeSpan.FromMilliseconds(Median(r => r.Startup.TotalMilliseconds)),
+                EndToEndRate = Measured.Of(rates).Median,
+                EndToEnd = Measured.Of(rates),
+                CopyRate = Median(r => r.CopyRate),
+                RawRatio = Measured.Of(runs.Select(r => r.Rate / r.CopyRate).ToList()),
+                CpuSecondsPerMillion = Median(r => r.CpuSecondsPerMillion),
+                PeakRssMb = Median(r => r.PeakRssMb),
+            };
+        }).ToList();
+    }
 
-        await cluster.DropSlotsAsync(database);
-        return results;
+    private sealed record SnapshotRun(double Rate, double CopyRate, double CpuSecondsPerMillion, double PeakRssMb, TimeSpan Startup);
+
+    private async Task<SnapshotRun> SnapshotRunAsync(
+        string database, string prefix, string table, int rows, string delivery, double copyRate, Func<string, string, string, string, string> config, TextWriter? replicatorLog)
+    {
+        var exactlyOnce = delivery == "exactly_once";
+        var topic = $"{prefix}.public.{table}";
+        cluster.Kafka.CreateTopic(topic, BenchCluster.Partitions);
+        // As a real cluster's CreateTopics would have made it: the test broker has no CreateTopics API and
+        // names no controller, and the replicator's wait for one (3 s) was a third of a 1,000,000-row run.
+        cluster.Kafka.CreateTopic($"{prefix}.pg-replicate-kafka.snapshots", 1);
+        var clock = Stopwatch.StartNew();
+        using var replicator = ReplicatorProcess.Start(config(database, prefix, delivery, prefix), options, clock, replicatorLog);
+        // The process ends by itself: sample CPU and RSS while it runs, since /proc forgets them at exit.
+        // Exactly-once: end offsets count transaction markers too, so the end is the exit, which
+        // initial_only reaches once the last chunk's transaction is committed (its shutdown included).
+        var (done, cpu, peakRss) = await WaitForRowsAsync(topic, exactlyOnce ? long.MaxValue : rows, replicator, clock);
+        var exitCode = await WaitForExitAsync(replicator);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"the snapshot run exited with code {exitCode}, not 0:\n{replicator.Output}");
+        // From process start: a snapshot's rows flow from the first page on, so start-up is part of its cost.
+        var rate = rows / done.TotalSeconds;
+        progress.WriteLine($"[snapshot-{table}] {rate:N0} rows/s, {cpu / rows * 1e6:0.00} CPU s per million rows, {delivery}");
+        return new SnapshotRun(
+            rate, copyRate, cpu / rows * 1e6, peakRss / 1048576.0,
+            replicator.Ready.IsCompletedSuccessfully ? replicator.Ready.Result : TimeSpan.Zero);
     }
 
     private static async Task<TimeSpan> CopyOutAsync(string connectionString, string table)
