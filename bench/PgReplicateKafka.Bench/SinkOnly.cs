@@ -84,7 +84,7 @@ internal static class SinkOnly
         return 0;
     }
 
-    private static async Task ProduceAsync(KafkaSink sink, string topic, ReadOnlyMemory<byte[]> keys, byte[] value, Headers headers, Acknowledgements acknowledged)
+    private static async Task ProduceAsync(KafkaSink sink, string topic, ReadOnlyMemory<byte[]> keys, byte[] value, KafkaHeaders headers, Acknowledgements acknowledged)
     {
         for (var i = 0; i < keys.Length; i++)
             await sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None);
@@ -119,11 +119,11 @@ internal static class SinkOnly
         return buffer.ToArray();
     }
 
-    private static (byte[] Value, Headers Headers) Parse(byte[] sample)
+    private static (byte[] Value, KafkaHeaders Headers) Parse(byte[] sample)
     {
         using var reader = new BinaryReader(new MemoryStream(sample));
         var value = reader.ReadBytes(reader.ReadInt32());
-        var headers = new Headers();
+        var headers = new KafkaHeaders();
         while (reader.BaseStream.Position < sample.Length)
             headers.Add(reader.ReadString(), reader.ReadBytes(reader.ReadInt32()));
         return (value, headers);

@@ -19,20 +19,24 @@ public enum ValueKind : byte
 /// </summary>
 public sealed class RowData
 {
+    // A value's length, or what stands in its place.
+    private const int NullLength = -1;
+    private const int UnchangedToastLength = -2;
+
     private byte[] _buffer;
     private int _used;
-    private readonly ValueKind[] _kinds;
-    private readonly int[] _offsets;
-    private readonly int[] _lengths;
+
+    // Per column its offset (at 2 × column) and its length or NullLength or UnchangedToastLength (at 2 × column + 1):
+    // one rented array, not one each for offsets, lengths and kinds. A snapshot holds thousands of rows at once,
+    // more than the shared pool keeps, so there each rental is an allocation (docs/benchmarks.md, optimisation 18).
+    private readonly int[] _slots;
 
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RowData(int columnCount, int expectedBytes)
     {
         ColumnCount = columnCount;
-        _kinds = ArrayPool<ValueKind>.Shared.Rent(columnCount);
-        _offsets = ArrayPool<int>.Shared.Rent(columnCount);
-        _lengths = ArrayPool<int>.Shared.Rent(columnCount);
+        _slots = ArrayPool<int>.Shared.Rent(2 * columnCount);
         _buffer = Allocate(Math.Max(expectedBytes, 256));
     }
 
@@ -41,13 +45,23 @@ public sealed class RowData
     /// <summary>Bytes of value data held; used for in-flight accounting.</summary>
     public int ByteSize => _used;
 
-    public ValueKind Kind(int column) => _kinds[column];
+    public ValueKind Kind(int column) => _slots[2 * column + 1] switch
+    {
+        NullLength => ValueKind.Null,
+        UnchangedToastLength => ValueKind.UnchangedToast,
+        _ => ValueKind.Text,
+    };
 
-    public ReadOnlySpan<byte> Value(int column) => _buffer.AsSpan(_offsets[column], _lengths[column]);
+    /// <summary>A text value's bytes; empty for a null or unchanged TOASTed value.</summary>
+    public ReadOnlySpan<byte> Value(int column)
+    {
+        var length = _slots[2 * column + 1];
+        return length > 0 ? _buffer.AsSpan(_slots[2 * column], length) : default;
+    }
 
-    public void SetNull(int column) => _kinds[column] = ValueKind.Null;
+    public void SetNull(int column) => _slots[2 * column + 1] = NullLength;
 
-    public void SetUnchangedToast(int column) => _kinds[column] = ValueKind.UnchangedToast;
+    public void SetUnchangedToast(int column) => _slots[2 * column + 1] = UnchangedToastLength;
 
     /// <summary>Reserves room for a text value of <paramref name="length"/> bytes and returns it to be filled.</summary>
     public Memory<byte> ReserveText(int column, int length)
@@ -60,11 +74,11 @@ public sealed class RowData
             _buffer = bigger;
         }
 
-        _kinds[column] = ValueKind.Text;
-        _offsets[column] = _used;
-        _lengths[column] = length;
+        var offset = _used;
+        _slots[2 * column] = offset;
+        _slots[2 * column + 1] = length;
         _used += length;
-        return _buffer.AsMemory(_offsets[column], length);
+        return _buffer.AsMemory(offset, length);
     }
 
     // The shared pool keeps up to eight arrays per size and core: fine for rows of kilobytes, but
@@ -82,9 +96,7 @@ public sealed class RowData
     public void Release()
     {
         Free(_buffer);
-        ArrayPool<ValueKind>.Shared.Return(_kinds);
-        ArrayPool<int>.Shared.Return(_offsets);
-        ArrayPool<int>.Shared.Return(_lengths);
+        ArrayPool<int>.Shared.Return(_slots);
         _buffer = [];
     }
 }

@@ -110,11 +110,7 @@ public sealed class EventPump(
         }
 
         if (message is SnapshotMarker marker && snapshots is not null)
-        {
-            // READ events of a high watermark belong to its transaction, so confirming it covers them.
-            var transaction = Current(marker.Transaction);
-            return snapshots.HandleAsync(marker, read => Produce(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
-        }
+            return HandleSnapshotMarker(marker, snapshots, ct);
 
         if (message is TransactionCommitted committed)
         {
@@ -128,6 +124,14 @@ public sealed class EventPump(
         }
 
         return default;
+    }
+
+    // Not inline in Handle: lambdas capturing its parameter would make it allocate their closure for every change.
+    private ValueTask HandleSnapshotMarker(SnapshotMarker marker, SnapshotCoordinator snapshots, CancellationToken ct)
+    {
+        // READ events of a high watermark belong to its transaction, so confirming it covers them.
+        var transaction = Current(marker.Transaction);
+        return snapshots.HandleAsync(marker, read => Produce(read, transaction, ct), (topic, key, value) => ProduceRecordAsync(transaction, topic, key, value, ct));
     }
 
     private async ValueTask EndTransactionAsync(PendingTransaction current, TransactionCommitted committed, CancellationToken ct)
@@ -261,7 +265,7 @@ public sealed class EventPump(
     /// <param name="change">The change the message was made of; null for a transaction record.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ValueTask SendAsync(
-        PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers headers, long size, ChangeEvent? change, CancellationToken ct)
+        PendingTransaction transaction, string topic, byte[]? key, byte[]? value, KafkaHeaders headers, long size, ChangeEvent? change, CancellationToken ct)
     {
         ValueTask producing;
         try

@@ -18,9 +18,9 @@ public interface IEventProducer : IDisposable
     /// Hands a message over; waits while the producer's queue is full (backpressure) instead of
     /// failing. <paramref name="onDelivery"/> is told of the outcome once, on whichever thread serves the producer's reports (possibly this one, during a later call). Other refusals
     /// (e.g. a message over message.max.bytes) throw <see cref="ProduceException{TKey,TValue}"/>.
-    /// <paramref name="headers"/> are copied when the call returns, so the caller may share their parts between messages.
+    /// <paramref name="headers"/> are copied by the time the call completes, so the caller may fill the instance again for its next message.
     /// </summary>
-    ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct);
+    ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, IDeliveryHandler? onDelivery, CancellationToken ct);
 
     /// <summary>
     /// Nothing more is produced for now: the reports of what is in flight are served by the producer's own thread at

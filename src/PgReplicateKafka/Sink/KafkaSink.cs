@@ -37,10 +37,10 @@ public sealed class KafkaSink : IEventProducer
 
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct) =>
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, IDeliveryHandler? onDelivery, CancellationToken ct) =>
         _producer.TryProduce(topic, key, value, headers, onDelivery) ? ValueTask.CompletedTask : WaitAndProduceAsync(topic, key, value, headers, onDelivery, ct);
 
-    private async ValueTask WaitAndProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
+    private async ValueTask WaitAndProduceAsync(string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
     {
         do
             await Task.Delay(2, ct);

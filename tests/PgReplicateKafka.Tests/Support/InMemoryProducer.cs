@@ -71,7 +71,17 @@ public sealed class InMemoryProducer : IEventProducer
             return [.. Produced];
     }
 
-    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
+    private static Headers? Copy(KafkaHeaders? headers)
+    {
+        if (headers is null)
+            return null;
+        var copy = new Headers();
+        for (var i = 0; i < headers.Count; i++)
+            copy.Add(headers.Name(i), headers.IsNull(i) ? null : headers.Value(i).ToArray());
+        return copy;
+    }
+
+    public ValueTask ProduceAsync(string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, IDeliveryHandler? onDelivery, CancellationToken ct)
     {
         if (FailNextProduce is { } failure)
         {
@@ -82,7 +92,8 @@ public sealed class InMemoryProducer : IEventProducer
         if (QueueFull)
             return new ValueTask(Task.Delay(Timeout.Infinite, ct));
 
-        var message = new Message(topic, key, value, _inTransaction ? _transaction : 0, headers);
+        // Copied, as librdkafka copies them: the caller fills the same instance again for its next message.
+        var message = new Message(topic, key, value, _inTransaction ? _transaction : 0, Copy(headers));
         lock (_gate)
         {
             Produced.Add(message);

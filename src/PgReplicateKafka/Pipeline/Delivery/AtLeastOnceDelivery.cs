@@ -16,7 +16,7 @@ public sealed class AtLeastOnceDelivery(IEventProducer producer, DeliveryTracker
 
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
+    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, long size, CancellationToken ct)
     {
         transaction.AddEvent(size);
         try

@@ -92,7 +92,7 @@ public sealed class ExactlyOnceDelivery(
 
     // Runs per change: compiled optimized at its first call, and synchronous unless the producer's queue is full (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct)
+    public ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, long size, CancellationToken ct)
     {
         BeginIfNeeded();
         _events++;

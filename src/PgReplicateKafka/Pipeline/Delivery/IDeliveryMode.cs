@@ -18,7 +18,7 @@ public interface IDeliveryMode
     /// Produces one message of <paramref name="size"/> bytes, counted in the producer's share of the
     /// in-flight budget until Kafka reports on it. When it throws, nothing was produced and nothing stays counted.
     /// </summary>
-    ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, Headers? headers, long size, CancellationToken ct);
+    ValueTask ProduceAsync(PendingTransaction transaction, string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, long size, CancellationToken ct);
 
     /// <summary>The pump has nothing to produce for now (see <see cref="IEventProducer.Idle"/>).</summary>
     void Idle();

@@ -2,11 +2,13 @@ using System.Runtime.CompilerServices;
 using Confluent.Kafka;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Pipeline.Format;
 
 /// <summary>One Kafka message made from a change; <see cref="Operation"/> is null for a tombstone.</summary>
-internal readonly record struct OutgoingMessage(byte[]? Key, byte[]? Value, Headers Headers, ChangeOperation? Operation);
+/// <remarks>Its headers are valid until the next change is built.</remarks>
+internal readonly record struct OutgoingMessage(byte[]? Key, byte[]? Value, KafkaHeaders Headers, ChangeOperation? Operation);
 
 /// <summary>
 /// Turns one change into its Kafka messages: usually one; a delete and its tombstone; or, when an UPDATE changed the
@@ -15,7 +17,7 @@ internal readonly record struct OutgoingMessage(byte[]? Key, byte[]? Value, Head
 /// </summary>
 internal sealed class ChangeMessages(ReplicatorConfig config, IReadOnlyDictionary<uint, IReadOnlyList<string>>? enumLabels)
 {
-    private readonly OutgoingMessage[] _messages = new OutgoingMessage[3];
+    private readonly OutgoingMessage[] _messages = new OutgoingMessage[MessageHeaders.MessagesPerChange];
     private readonly bool _tombstones = config.Format.Tombstones;
 
     public EnvelopeWriter Writer { get; } = new(config, enumLabels);
@@ -36,22 +38,26 @@ internal sealed class ChangeMessages(ReplicatorConfig config, IReadOnlyDictionar
             var oldKey = Writer.Key(deletion);
             var newKey = Writer.Key(creation);
             var count = 0;
-            var deleted = Headers.For(deletion);
+            var deleted = Headers.For(deletion, count);
             deleted.Add(Headers.NewKey, newKey);
             _messages[count++] = new(oldKey, Writer.Value(deletion, metadata?.Next(change.Table)), deleted, ChangeOperation.Delete);
             if (_tombstones)
-                _messages[count++] = new(oldKey, null, Headers.For(deletion), null);
-            var created = Headers.For(creation);
+            {
+                _messages[count] = new(oldKey, null, Headers.For(deletion, count), null);
+                count++;
+            }
+
+            var created = Headers.For(creation, count);
             created.Add(Headers.OldKey, oldKey);
             _messages[count++] = new(newKey, Writer.Value(creation, metadata?.Next(change.Table)), created, ChangeOperation.Insert);
             return count;
         }
 
         var key = Writer.Key(change);
-        _messages[0] = new(key, Writer.Value(change, metadata?.Next(change.Table)), Headers.For(change), change.Operation);
+        _messages[0] = new(key, Writer.Value(change, metadata?.Next(change.Table)), Headers.For(change, 0), change.Operation);
         if (_tombstones && change.Operation == ChangeOperation.Delete && key is not null)
         {
-            _messages[1] = new(key, null, Headers.For(change), null);
+            _messages[1] = new(key, null, Headers.For(change, 1), null);
             return 2;
         }
 

@@ -2,15 +2,16 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Runtime.CompilerServices;
 using System.Text;
-using Confluent.Kafka;
 using PgReplicateKafka.Events;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Pipeline.Format;
 
 /// <summary>
-/// The Kafka headers of every message, so consumers can route and filter without parsing JSON. Hot path: the headers
-/// for an operation, a table and a transaction are built once and shared; only the LSN's is new for each event
-/// (librdkafka copies headers when a message is handed over).
+/// The Kafka headers of every message, so consumers can route and filter without parsing JSON. Hot path: nothing is
+/// allocated per event. The values for an operation, a table and a transaction are made once and shared; the LSN's
+/// is formatted into one buffer, again only when it changes (the READ events of a snapshot chunk share theirs);
+/// and the header sets are filled again for each change, since the producer copies them when a message is handed over.
 /// </summary>
 internal sealed class MessageHeaders
 {
@@ -20,25 +21,35 @@ internal sealed class MessageHeaders
     public const string Xid = "pgrk.xid";
     public const string CommitTimestamp = "pgrk.commit_ts_ms";
 
+    /// <summary>The most messages one change makes (<see cref="ChangeMessages"/>): each has a header set of its own.</summary>
+    public const int MessagesPerChange = 3;
+
     private static readonly string[] NativeOps = ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ"];
     private static readonly string[] DebeziumOps = ["c", "u", "d", "t", "r"];
 
-    private readonly Header[] _ops;
-    private readonly Header _begin = Text(Op, "BEGIN");
-    private readonly Header _end = Text(Op, "END");
-    private readonly Dictionary<TableInfo, Header> _tables = new(ReferenceEqualityComparer.Instance);
+    private readonly byte[][] _ops;
+    private readonly byte[] _begin = Encoding.UTF8.GetBytes("BEGIN");
+    private readonly byte[] _end = Encoding.UTF8.GetBytes("END");
+    private readonly Dictionary<TableInfo, byte[]> _tables = new(ReferenceEqualityComparer.Instance);
+    private readonly KafkaHeaders[] _changeSets = [new(), new(), new()];
+    private readonly KafkaHeaders _transactionSet = new();
+
+    // "16/B374D848" at most 17 bytes.
+    private readonly byte[] _lsn = new byte[17];
+    private int _lsnLength;
+    private ulong? _lsnFor;
     private SourceTransaction? _transaction;
-    private Header? _xid;
-    private Header? _commitTimestamp;
+    private byte[]? _xid;
+    private byte[]? _commitTimestamp;
 
     /// <param name="debezium">Operation names as the envelope's <c>op</c> writes them, Debezium's codes or ours, and
     /// the key-change headers' names, Debezium's or ours.</param>
     public MessageHeaders(bool debezium)
     {
         var names = debezium ? DebeziumOps : NativeOps;
-        _ops = new Header[names.Length];
+        _ops = new byte[names.Length][];
         for (var i = 0; i < names.Length; i++)
-            _ops[i] = Text(Op, names[i]);
+            _ops[i] = Encoding.UTF8.GetBytes(names[i]);
         NewKey = debezium ? "__debezium.newkey" : "pgrk.newkey";
         OldKey = debezium ? "__debezium.oldkey" : "pgrk.oldkey";
     }
@@ -49,60 +60,72 @@ internal sealed class MessageHeaders
     /// <summary>On the INSERT of a key change: the old key.</summary>
     public string OldKey { get; }
 
-    /// <summary>op, table, LSN, xid and commit time of a change event.</summary>
+    /// <summary>
+    /// op, table, LSN, xid and commit time of a change event, in the header set of the change's
+    /// <paramref name="message"/>-th message; valid until the headers of the next change are asked for.
+    /// </summary>
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public Headers For(ChangeEvent change)
+    public KafkaHeaders For(ChangeEvent change, int message)
     {
         if (!_tables.TryGetValue(change.Table, out var table))
         {
-            table = Text(Table, change.Table.QualifiedName);
+            table = Encoding.UTF8.GetBytes(change.Table.QualifiedName);
             _tables[change.Table] = table;
         }
 
-        var headers = new Headers { _ops[(int)change.Operation], table, LsnHeader(change.Lsn) };
+        if (_lsnFor != change.Lsn)
+        {
+            _lsnLength = FormatLsn(change.Lsn, _lsn);
+            _lsnFor = change.Lsn;
+        }
+
+        var headers = _changeSets[message];
+        headers.Clear();
+        headers.Add(Op, _ops[(int)change.Operation]);
+        headers.Add(Table, table);
+        headers.Add(Lsn, _lsn, _lsnLength);
         AddTransaction(headers, change.Transaction);
         return headers;
     }
 
-    /// <summary>op (BEGIN or END), xid and commit time of a transaction record.</summary>
-    public Headers ForTransaction(SourceTransaction transaction, bool begin)
+    /// <summary>op (BEGIN or END), xid and commit time of a transaction record; valid until the next transaction record's are asked for.</summary>
+    public KafkaHeaders ForTransaction(SourceTransaction transaction, bool begin)
     {
-        var headers = new Headers { begin ? _begin : _end };
+        var headers = _transactionSet;
+        headers.Clear();
+        headers.Add(Op, begin ? _begin : _end);
         AddTransaction(headers, transaction);
         return headers;
     }
 
-    private void AddTransaction(Headers headers, SourceTransaction transaction)
+    private void AddTransaction(KafkaHeaders headers, SourceTransaction transaction)
     {
         if (!ReferenceEquals(transaction, _transaction))
         {
             _transaction = transaction;
-            _xid = Number(Xid, transaction.Xid);
-            _commitTimestamp = Number(CommitTimestamp, transaction.CommitTimestampMs);
+            _xid = Number(transaction.Xid);
+            _commitTimestamp = Number(transaction.CommitTimestampMs);
         }
 
-        headers.Add(_xid!);
-        headers.Add(_commitTimestamp!);
+        headers.Add(Xid, _xid);
+        headers.Add(CommitTimestamp, _commitTimestamp);
     }
 
     // PostgreSQL's own notation, as pg_current_wal_lsn() prints it: "16/B374D848".
-    private static Header LsnHeader(ulong lsn)
+    private static int FormatLsn(ulong lsn, Span<byte> text)
     {
-        Span<byte> text = stackalloc byte[17];
         var hex = new StandardFormat('X');
         Utf8Formatter.TryFormat((uint)(lsn >> 32), text, out var high, hex);
         text[high] = (byte)'/';
         Utf8Formatter.TryFormat((uint)lsn, text[(high + 1)..], out var low, hex);
-        return new Header(Lsn, text[..(high + 1 + low)].ToArray());
+        return high + 1 + low;
     }
 
-    private static Header Number(string name, long value)
+    private static byte[] Number(long value)
     {
         Span<byte> text = stackalloc byte[20];
         Utf8Formatter.TryFormat(value, text, out var written);
-        return new Header(name, text[..written].ToArray());
+        return text[..written].ToArray();
     }
-
-    private static Header Text(string name, string value) => new(name, Encoding.UTF8.GetBytes(value));
 }

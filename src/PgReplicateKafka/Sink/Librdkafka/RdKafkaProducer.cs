@@ -83,13 +83,11 @@ internal sealed unsafe partial class RdKafkaProducer : IDisposable
     /// <exception cref="ProduceException{TKey,TValue}">librdkafka refused the message for another reason (e.g. larger than message.max.bytes).</exception>
     // Runs per change: compiled optimized at its first call, not after seconds of tier 0 (see EventPump).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool TryProduce(string topic, byte[]? key, byte[]? value, Headers? headers, IDeliveryHandler? handler)
+    public bool TryProduce(string topic, byte[]? key, byte[]? value, KafkaHeaders? headers, IDeliveryHandler? handler)
     {
         var rkt = Topic(topic);
         var headerCount = headers?.Count ?? 0;
-        var headerBytes = 0;
-        for (var i = 0; i < headerCount; i++)
-            headerBytes += headers![i].GetValueBytes()?.Length ?? 0;
+        var headerBytes = headers?.ValueBytes ?? 0;
         // Header values are copied next to each other into memory that does not move, so nothing is pinned one by one.
         byte[]? rented = null;
         var values = headerBytes <= StackHeaderBytes ? stackalloc byte[StackHeaderBytes] : (rented = ArrayPool<byte>.Shared.Rent(headerBytes));
@@ -113,16 +111,11 @@ internal sealed unsafe partial class RdKafkaProducer : IDisposable
                 var offset = 0;
                 for (var i = 0; i < headerCount; i++)
                 {
-                    var header = headers![i];
-                    var bytes = header.GetValueBytes();
+                    var bytes = headers!.Value(i);
                     var at = h + offset;
-                    if (bytes is not null)
-                    {
-                        bytes.CopyTo(values[offset..]);
-                        offset += bytes.Length;
-                    }
-
-                    vus[count++] = new Vu { Type = VType.Header, First = HeaderName(header.Key), Second = bytes is null ? 0 : (nint)at, Third = bytes?.Length ?? 0 };
+                    bytes.CopyTo(values[offset..]);
+                    offset += bytes.Length;
+                    vus[count++] = new Vu { Type = VType.Header, First = HeaderName(headers.Name(i)), Second = headers.IsNull(i) ? 0 : (nint)at, Third = bytes.Length };
                 }
 
                 var error = rd_kafka_produceva(_rk, vus, (nuint)count);

@@ -27,7 +27,9 @@ public class KafkaSinkTests(KafkaFixture kafka)
             Interlocked.Increment(ref delivered);
         });
         var value = new byte[200];
-        var headers = new Headers { { "pgrk.op", "INSERT"u8.ToArray() }, { "pgrk.lsn", "0/1"u8.ToArray() } };
+        var headers = new KafkaHeaders();
+        headers.Add("pgrk.op", "INSERT"u8.ToArray());
+        headers.Add("pgrk.lsn", "0/1"u8.ToArray());
 
         // One thread produces without pause for a second, as the pump does under load.
         var producer = await Task.Factory.StartNew(() =>

@@ -159,6 +159,25 @@ public class EventPumpFormatTests
     }
 
     [Fact]
+    public async Task Header_sets_filled_again_for_each_change_carry_that_changes_own_values()
+    {
+        // The pump fills the same header sets and LSN buffer for every change: each message must still carry its own.
+        var t1 = new SourceTransaction(4711, DateTime.UnixEpoch) { EndLsn = 100 };
+        var t2 = new SourceTransaction(4712, DateTime.UnixEpoch.AddMilliseconds(5)) { EndLsn = 200 };
+        await PumpAsync(
+            With(new FormatConfig()),
+            Insert(t1, 1, "ada", lsn: 0x1_0000_00A0), Insert(t1, 2, "bob", lsn: 0x1_0000_00A0), Delete(t1, 1, lsn: 0xB0), new TransactionCommitted(t1),
+            Update(t2, before: Row("2", "bob"), after: Row("3", "bob"), lsn: 0x2_0000_0000), new TransactionCommitted(t2));
+
+        var produced = _producer.Produced;
+        Assert.Equal(["INSERT", "INSERT", "DELETE", "DELETE", "DELETE", "DELETE", "INSERT"], produced.Select(m => m.Header("pgrk.op")));
+        Assert.Equal(["1/A0", "1/A0", "0/B0", "0/B0", "2/0", "2/0", "2/0"], produced.Select(m => m.Header("pgrk.lsn")));
+        Assert.Equal(["4711", "4711", "4711", "4711", "4712", "4712", "4712"], produced.Select(m => m.Header("pgrk.xid")));
+        Assert.Equal(["0", "0", "0", "0", "5", "5", "5"], produced.Select(m => m.Header("pgrk.commit_ts_ms")));
+        Assert.Equal([5, 5, 5, 5, 6, 5, 6], produced.Select(m => m.Headers!.Count));
+    }
+
+    [Fact]
     public async Task The_transaction_topic_gets_begin_and_end_with_counts_and_each_event_its_block()
     {
         var t1 = new SourceTransaction(42, DateTime.UtcNow) { EndLsn = 500 };
