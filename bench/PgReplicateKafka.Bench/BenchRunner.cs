@@ -9,7 +9,6 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
 {
     // A replicator that acknowledges nothing for this long is stuck, not slow.
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan AckPollInterval = TimeSpan.FromMilliseconds(10);
 
     public Task<IReadOnlyList<WorkloadResult>> RunAsync(string workload) => workload switch
     {
@@ -203,7 +202,7 @@ internal sealed partial class BenchRunner(BenchCluster cluster, BenchOptions opt
                 throw new TimeoutException($"Kafka acknowledged {count:N0} of {expected:N0} changes and nothing more for {StallTimeout.TotalSeconds} s:\n{replicator.Output}");
             }
 
-            await Task.Delay(AckPollInterval);
+            await Task.Delay(BenchCluster.AckPollDelay(count, expected));
         }
     }
 

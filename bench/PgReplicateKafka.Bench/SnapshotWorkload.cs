@@ -121,18 +121,27 @@ internal sealed class SnapshotWorkload(BenchCluster cluster, TextWriter progress
         double cpu = 0;
         long peakRss = 0;
         var lastCount = -1L;
+        var count = 0L;
         var lastProgress = clock.Elapsed;
+        var nextQuery = TimeSpan.Zero;
         while (true)
         {
+            // CPU, RSS and the exit every 10 ms; end offsets as often as BenchCluster.AckPollDelay says.
             if (replicator.TrySample(out var sampledCpu, out var sampledRss))
                 (cpu, peakRss) = (sampledCpu, Math.Max(peakRss, sampledRss));
-            var count = await cluster.AcknowledgedAsync(topic);
+            var exited = replicator.HasExited;
+            if (clock.Elapsed >= nextQuery || exited)
+            {
+                count = await cluster.AcknowledgedAsync(topic);
+                nextQuery = clock.Elapsed + BenchCluster.AckPollDelay(count, expected);
+            }
+
             var now = clock.Elapsed;
             if (count >= expected)
                 return (now, cpu, peakRss);
-            if (replicator.HasExited && expected == long.MaxValue)
+            if (exited && expected == long.MaxValue)
                 return (now, cpu, peakRss);
-            if (replicator.HasExited)
+            if (exited)
                 throw new InvalidOperationException($"the replicator exited after {count:N0} of {expected:N0} rows:\n{replicator.Output}");
             if (count != lastCount)
                 (lastCount, lastProgress) = (count, now);
