@@ -1,8 +1,10 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PgReplicateKafka.Configuration;
 using PgReplicateKafka.Pipeline;
+using PgReplicateKafka.Sink;
 
 namespace PgReplicateKafka.Embedded.Demo;
 
@@ -48,6 +50,9 @@ public static class DemoRunner
             Kafka = new KafkaConfig { Brokers = [kafka.BootstrapServers], TopicPrefix = "demo" },
             Replication = new ReplicationConfig { CheckpointIntervalSecs = 1 },
         };
+        // The snapshot progress topic made beforehand, as a real cluster's CreateTopics would: this broker has no
+        // CreateTopics API and names no controller, and the replicator waited 3 s for one before every demo.
+        kafka.CreateTopic(new SnapshotProgressStore(config, NullLogger.Instance).Topic, partitions: 1);
         logger.LogInformation("PostgreSQL on {Host}:{Port}, Kafka on {Kafka}; table public.users streams to topic {Topic}",
             postgres.Host, postgres.Port, kafka.BootstrapServers, Topic);
 
