@@ -42,7 +42,9 @@ public sealed class ReplicatorRun : IAsyncDisposable
         var database = await postgres.CreateDatabaseAsync();
         await postgres.Cluster.ExecuteAsync(setupSql + $";\nCREATE PUBLICATION pub FOR {publish};", database);
         var config = DefaultConfig(postgres.Cluster, database, kafka.BootstrapServers, kafka.NewTopicPrefix());
-        return new ReplicatorRun(postgres.Cluster, database, adjust is null ? config : adjust(config));
+        config = adjust is null ? config : adjust(config);
+        kafka.CreateStateTopics(config);
+        return new ReplicatorRun(postgres.Cluster, database, config);
     }
 
     public static ReplicatorConfig DefaultConfig(TempPostgresCluster cluster, string database, string bootstrap, string topicPrefix) => new()
