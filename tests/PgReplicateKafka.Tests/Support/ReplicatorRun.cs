@@ -42,9 +42,7 @@ public sealed class ReplicatorRun : IAsyncDisposable
         var database = await postgres.CreateDatabaseAsync();
         await postgres.Cluster.ExecuteAsync(setupSql + $";\nCREATE PUBLICATION pub FOR {publish};", database);
         var config = DefaultConfig(postgres.Cluster, database, kafka.BootstrapServers, kafka.NewTopicPrefix());
-        config = adjust is null ? config : adjust(config);
-        kafka.CreateStateTopics(config);
-        return new ReplicatorRun(postgres.Cluster, database, config);
+        return new ReplicatorRun(postgres.Cluster, database, adjust is null ? config : adjust(config));
     }
 
     public static ReplicatorConfig DefaultConfig(TempPostgresCluster cluster, string database, string bootstrap, string topicPrefix) => new()
