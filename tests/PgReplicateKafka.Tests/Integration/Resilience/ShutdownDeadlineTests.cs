@@ -10,27 +10,16 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
     [Fact]
     public async Task Sigterm_past_the_deadline_with_kafka_down_inside_a_large_transaction_exits_0_and_confirms_what_was_delivered()
     {
-        // Fault injection needs the mock broker; this test brings its own so it also runs when the suite uses a real Kafka.
         using var mock = MockKafkaCluster.Start(brokers: 3);
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
-            c => new ReplicatorConfig
-            {
-                Postgres = c.Postgres,
-                Snapshot = c.Snapshot,
-                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
-                Replication = c.Replication,
-                Format = c.Format,
-            });
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await using var run = await ItemsOnAsync(mock);
         // No periodic confirmation during the test: only the final one can confirm the second batch.
-        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, """
+        using var process = await StartCliAsync(run, """
             checkpoint_interval_secs = 600
             shutdown_timeout_secs = 1
 
             [kafka.properties]
             "queue.buffering.max.messages" = "1000"
-            """));
-        using var process = CliProcess.Start(["run", "--config", configPath]);
+            """);
         await CliRuns.WaitForSlotActiveAsync(run, process);
 
         await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
@@ -61,18 +50,8 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
         // As when one host shuts both down: the stop waits for Kafka (brokers down), and meanwhile the
         // walsender ends. What was not confirmed is streamed again after restart; the stop is still a stop.
         using var mock = MockKafkaCluster.Start(brokers: 3);
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
-            c => new ReplicatorConfig
-            {
-                Postgres = c.Postgres,
-                Snapshot = c.Snapshot,
-                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
-                Replication = c.Replication,
-                Format = c.Format,
-            });
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
-        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "shutdown_timeout_secs = 4"));
-        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await using var run = await ItemsOnAsync(mock);
+        using var process = await StartCliAsync(run, "shutdown_timeout_secs = 4");
         await CliRuns.WaitForSlotActiveAsync(run, process);
         await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
         await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
@@ -93,18 +72,8 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
     public async Task A_stop_while_a_reconnect_waits_for_kafka_to_initialise_transactions_exits_0_at_once()
     {
         using var mock = MockKafkaCluster.Start(brokers: 3);
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
-            c => new ReplicatorConfig
-            {
-                Postgres = c.Postgres,
-                Snapshot = c.Snapshot,
-                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
-                Replication = c.Replication,
-                Format = c.Format,
-            });
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
-        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, "delivery = \"exactly_once\"\nshutdown_timeout_secs = 2"));
-        using var process = CliProcess.Start(["run", "--config", configPath]);
+        await using var run = await ItemsOnAsync(mock);
+        using var process = await StartCliAsync(run, "delivery = \"exactly_once\"\nshutdown_timeout_secs = 2");
         await CliRuns.WaitForSlotActiveAsync(run, process);
         await run.ExecuteAsync("INSERT INTO items SELECT g, 'first' FROM generate_series(1, 100) g");
         await KafkaTestConsumer.ConsumeAsync(mock.BootstrapServers, [run.Topic("items")], 100, TimeSpan.FromSeconds(30), TimeSpan.Zero);
@@ -122,20 +91,9 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
     public async Task A_stop_whose_last_kafka_transaction_aborts_exits_0_and_confirms_none_of_it()
     {
         using var mock = MockKafkaCluster.Start(brokers: 3);
-        await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)",
-            c => new ReplicatorConfig
-            {
-                Postgres = c.Postgres,
-                Snapshot = c.Snapshot,
-                Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
-                Replication = c.Replication,
-                Format = c.Format,
-            });
-        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await using var run = await ItemsOnAsync(mock);
         // Nothing commits before the stop: the events wait in one open Kafka transaction.
-        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password,
-            "delivery = \"exactly_once\"\ntransaction_max_ms = 60000\ntransaction_max_events = 1000000"));
-        using var process = CliProcess.Start(["run", "--config", configPath]);
+        using var process = await StartCliAsync(run, "delivery = \"exactly_once\"\ntransaction_max_ms = 60000\ntransaction_max_events = 1000000");
         await CliRuns.WaitForSlotActiveAsync(run, process);
         var before = await run.CurrentWalLsnAsync();
 
@@ -150,5 +108,27 @@ public class ShutdownDeadlineTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.True(code == 0, $"expected exit 0 after SIGTERM, got {code?.ToString() ?? "no exit"}. Output:\n{process.Output}");
         Assert.Contains("will be streamed again after restart", process.Output);
         Assert.True(await run.ConfirmedFlushLsnAsync() <= before, "PostgreSQL was confirmed past rows whose Kafka transaction aborted");
+    }
+
+    /// <summary>
+    /// A table "items" whose replicator uses <paramref name="mock"/>: fault injection needs the mock broker, so each
+    /// test brings its own and also runs when the suite uses a real Kafka.
+    /// </summary>
+    private Task<ReplicatorRun> ItemsOnAsync(MockKafkaCluster mock) =>
+        ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE items (id int PRIMARY KEY, v text)", c => new ReplicatorConfig
+        {
+            Postgres = c.Postgres,
+            Snapshot = c.Snapshot,
+            Kafka = new KafkaConfig { Brokers = mock.BootstrapServers.Split(','), TopicPrefix = c.Kafka.TopicPrefix },
+            Replication = c.Replication,
+            Format = c.Format,
+        });
+
+    /// <summary>The real executable on <paramref name="run"/>'s configuration with <paramref name="replication"/> lines added.</summary>
+    private static async Task<CliProcess> StartCliAsync(ReplicatorRun run, string replication)
+    {
+        var configPath = Path.Combine(Path.GetTempPath(), $"pgrk-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(configPath, CliRuns.Toml(run.Config, run.Cluster.Username, run.Cluster.Password, replication));
+        return CliProcess.Start(["run", "--config", configPath]);
     }
 }

@@ -204,36 +204,10 @@ public class TypeMatrixTests(PostgresFixture postgres, KafkaFixture kafka)
     {
         await using var run = await ReplicatorRun.CreateAsync(postgres, kafka, "CREATE TABLE held (id int PRIMARY KEY)");
         await run.StartAsync();
-        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
-        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
-        await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
-        try
+        await using (await HeldCommit.StartAsync(run, "CREATE DOMAIN held_int AS int; ALTER TABLE held ADD COLUMN d held_int; INSERT INTO held VALUES (1, 7)"))
         {
-            await using var held = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
-            await held.OpenAsync();
-            var pid = held.ProcessID;
-            await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held))
-                await on.ExecuteNonQueryAsync();
-            await using var create = new NpgsqlCommand(
-                "CREATE DOMAIN held_int AS int; ALTER TABLE held ADD COLUMN d held_int; INSERT INTO held VALUES (1, 7)", held);
-            var committing = create.ExecuteNonQueryAsync();
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 0)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
-                await Task.Delay(20);
-            }
-
-            // The change is streamed by now; then the commit becomes visible (cancelling the wait keeps it).
+            // The change is streamed by now; then the commit becomes visible.
             await Task.Delay(1500);
-            await run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({pid})");
-            await committing;
-        }
-        finally
-        {
-            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
-            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
-            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
         }
 
         var events = await ConsumeRawAsync(run.Topic("held"), 1);
@@ -251,42 +225,74 @@ public class TypeMatrixTests(PostgresFixture postgres, KafkaFixture kafka)
         await run.StartAsync();
         await run.StopAsync();
         await run.ExecuteAsync("INSERT INTO first VALUES (1)");
-        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
-        await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
-        await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
-        await using var held = new NpgsqlConnection(run.Cluster.ConnectionString(run.Database));
-        await held.OpenAsync();
-        var pid = held.ProcessID;
-        await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held))
-            await on.ExecuteNonQueryAsync();
-        await using var create = new NpgsqlCommand(
-            "CREATE DOMAIN later_int AS int; ALTER TABLE held ADD COLUMN d later_int; INSERT INTO held VALUES (1, 7)", held);
-        var committing = create.ExecuteNonQueryAsync();
-        try
+        await using (await HeldCommit.StartAsync(run, "CREATE DOMAIN later_int AS int; ALTER TABLE held ADD COLUMN d later_int; INSERT INTO held VALUES (1, 7)"))
         {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 0)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
-                await Task.Delay(20);
-            }
-
             await run.StartAsync();
             var first = await KafkaTestConsumer.ConsumeAsync(kafka.BootstrapServers, [run.Topic("first")], 1, TimeSpan.FromSeconds(6), TimeSpan.FromMilliseconds(200));
             Assert.True(first.Count == 1, "the transaction before the held one waited with it");
         }
-        finally
-        {
-            // The commit becomes visible (cancelling the wait keeps it), whatever the outcome.
-            await run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({pid})");
-            await committing;
-            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
-            await run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
-            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
-        }
 
         var events = await ConsumeRawAsync(run.Topic("held"), 1);
         AssertColumns(["id = 1", "d = 7"], events[0].After);
+    }
+
+    /// <summary>
+    /// A transaction held after its commit record, before it is visible: its commit waits for a synchronous standby that
+    /// does not exist. Disposing makes it visible (cancelling the wait keeps the commit) and restores the settings.
+    /// </summary>
+    private sealed class HeldCommit : IAsyncDisposable
+    {
+        private readonly ReplicatorRun _run;
+        private readonly NpgsqlConnection _connection;
+        private NpgsqlCommand? _command;
+        private Task? _committing;
+
+        private HeldCommit(ReplicatorRun run, NpgsqlConnection connection) => (_run, _connection) = (run, connection);
+
+        public static async Task<HeldCommit> StartAsync(ReplicatorRun run, string sql)
+        {
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_commit = local");
+            await run.Cluster.ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'pgrk_absent_standby'");
+            await run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+            var held = new HeldCommit(run, new NpgsqlConnection(run.Cluster.ConnectionString(run.Database)));
+            try
+            {
+                await held._connection.OpenAsync();
+                await using (var on = new NpgsqlCommand("SET synchronous_commit = on", held._connection))
+                    await on.ExecuteNonQueryAsync();
+                held._command = new NpgsqlCommand(sql, held._connection);
+                held._committing = held._command.ExecuteNonQueryAsync();
+                var deadline = DateTime.UtcNow.AddSeconds(20);
+                while (await run.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {held._connection.ProcessID} AND wait_event = 'SyncRep'") == 0)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "the held commit never reached its synchronous-replication wait");
+                    await Task.Delay(20);
+                }
+
+                return held;
+            }
+            catch
+            {
+                await held.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_committing is not null)
+            {
+                await _run.Cluster.ExecuteAsync($"SELECT pg_cancel_backend({_connection.ProcessID})");
+                await _committing;
+            }
+
+            if (_command is not null)
+                await _command.DisposeAsync();
+            await _connection.DisposeAsync();
+            await _run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
+            await _run.Cluster.ExecuteAsync("ALTER SYSTEM RESET synchronous_commit");
+            await _run.Cluster.ExecuteAsync("SELECT pg_reload_conf()");
+        }
     }
 
     /// <summary>One consumed event, with the raw JSON text of the key and of each column, as a consumer receives them.</summary>
