@@ -12,6 +12,7 @@ dotnet build bench/PgReplicateKafka.Bench -c Release -v quiet -nologo >&2
 # (docs/benchmarks.md). --replicator EXECUTABLE measures another binary instead.
 if [[ " $* " != *" --replicator "* && " $* " != *" --help "* && " $* " != *" -h "* ]]; then
   dotnet publish src/PgReplicateKafka.Cli -c Release -r linux-x64 -v quiet -nologo -o bench/out/replicator >&2
-  set -- --replicator bench/out/replicator/pg-replicate-kafka "$@"
+  # With the container image's environment (the Dockerfile's MALLOC_ARENA_MAX=2).
+  set -- --replicator bench/out/replicator/pg-replicate-kafka --replicator-env MALLOC_ARENA_MAX=2 "$@"
 fi
 exec dotnet bench/PgReplicateKafka.Bench/bin/Release/net10.0/pg-replicate-kafka-bench.dll "$@"

@@ -27,7 +27,8 @@ await using var replicatorLog = options.ReplicatorLog is { } path ? new StreamWr
 Console.Error.WriteLine("Starting a throwaway PostgreSQL cluster and an in-process Kafka broker");
 await using var cluster = await BenchCluster.StartAsync();
 Console.WriteLine($"## pg-replicate-kafka benchmark ({MachineInfo.Describe()})");
-Console.WriteLine($"Replicator measured: {options.Replicator ?? "the framework-dependent build next to the harness"}");
+Console.WriteLine($"Replicator measured: {options.Replicator ?? "the framework-dependent build next to the harness"}" +
+    (options.ReplicatorEnvironment.Count == 0 ? "" : $", environment {string.Join(' ', options.ReplicatorEnvironment.Select(e => $"{e.Key}={e.Value}"))}"));
 var runner = new BenchRunner(cluster, options, Console.Error, replicatorLog);
 var results = new List<WorkloadResult>();
 foreach (var workload in options.Workloads)
