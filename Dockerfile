@@ -37,7 +37,7 @@ COPY --chown=root:root LICENSE /usr/share/doc/pg-replicate-kafka/LICENSE
 ENV PGRK_METRICS_LISTEN=0.0.0.0:9187
 # glibc gives every thread that allocates an arena of its own; librdkafka's message copies, made on whichever
 # thread-pool worker produces, spread over 15 of them. Two arenas took the peak of a bulk stream from about
-# 126 MB to 105 MB at no cost in CPU (docs/benchmarks.md). glibc reads it only at process start.
+# 130 MB to 105 MB at no cost in CPU (docs/benchmarks.md). glibc reads it only at process start.
 ENV MALLOC_ARENA_MAX=2
 EXPOSE 9187
 # APP_UID (1654, user "app") is defined by the .NET base images: never run as root.

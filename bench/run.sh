@@ -12,7 +12,8 @@ dotnet build bench/PgReplicateKafka.Bench -c Release -v quiet -nologo >&2
 # (docs/benchmarks.md). --replicator EXECUTABLE measures another binary instead.
 if [[ " $* " != *" --replicator "* && " $* " != *" --help "* && " $* " != *" -h "* ]]; then
   dotnet publish src/PgReplicateKafka.Cli -c Release -r linux-x64 -v quiet -nologo -o bench/out/replicator >&2
-  # With the container image's environment (the Dockerfile's MALLOC_ARENA_MAX=2).
-  set -- --replicator bench/out/replicator/pg-replicate-kafka --replicator-env MALLOC_ARENA_MAX=2 "$@"
+  # With the container image's environment: the Dockerfile's MALLOC_ARENA_MAX, read from it so the two agree.
+  arenas=$(sed -n 's/^ENV MALLOC_ARENA_MAX=//p' Dockerfile)
+  set -- --replicator bench/out/replicator/pg-replicate-kafka ${arenas:+--replicator-env "MALLOC_ARENA_MAX=$arenas"} "$@"
 fi
 exec dotnet bench/PgReplicateKafka.Bench/bin/Release/net10.0/pg-replicate-kafka-bench.dll "$@"
