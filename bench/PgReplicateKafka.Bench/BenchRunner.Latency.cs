@@ -20,6 +20,7 @@ internal sealed partial class BenchRunner
         var database = "bench_" + name;
         var connectionString = await cluster.PrepareAsync(database, Workloads.UsersTable, $"{database}.public.users");
         var measured = options.Deliveries.ToDictionary(d => d, _ => new List<WorkloadResult>());
+        var sinkCpu = new List<double>();
         for (var run = 0; run < options.Runs; run++)
         {
             var shift = run % options.Deliveries.Count;
@@ -28,6 +29,13 @@ internal sealed partial class BenchRunner
                 progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: {options.LatencyRate:N0} changes/s for {options.LatencySeconds} s after a {options.LatencyWarmupSeconds} s warm-up, {delivery}");
                 measured[delivery].Add(await LatencyRunAsync(database, connectionString, $"{database}_{Short(delivery)}_{run + 1}", delivery));
             }
+
+            // Replays a message of the run just measured, at its pace and for as many changes.
+            var topic = $"{database}_{Short(options.Deliveries[0])}_{run + 1}.public.users";
+            progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: the Kafka producer alone at {options.LatencyRate:N0} messages/s");
+            var sink = await SinkOnly.MeasureAsync(cluster, ReplicatorConfig(database, "unused", "at_least_once"), topic, (long)options.LatencyRate * options.LatencySeconds, options.LatencyRate);
+            sinkCpu.Add(sink.CpuSecondsPerMillion);
+            progress.WriteLine($"[{name}] the Kafka producer alone at that pace: {sink.CpuSecondsPerMillion:0.00} CPU s per million");
         }
 
         await cluster.DropSlotsAsync(database);
@@ -49,6 +57,7 @@ internal sealed partial class BenchRunner
                 Latency = LatencyStats.Median(runs.Select(r => r.Latency!).ToList()),
                 LatencyP99 = Measured.Of(runs.Select(r => r.Latency!.P99).ToList()),
                 WarmupLatencyMax = runs.Max(r => r.WarmupLatencyMax),
+                PacedSinkCpuSecondsPerMillion = Measured.Of(sinkCpu),
             };
         }).ToList();
     }

@@ -33,6 +33,9 @@ internal static class Report
             Row(output, "the Kafka producer alone, CPU s per million changes", limits.SinkCpuSecondsPerMillion, Seconds);
         }
 
+        if (first.PacedSinkCpuSecondsPerMillion is { } paced)
+            Row(output, "the Kafka producer alone at the same pace (prebuilt messages, no PostgreSQL, no JSON), CPU s per million changes", paced, Seconds);
+
         foreach (var r in results)
         {
             var mode = r.Delivery;
@@ -86,7 +89,7 @@ internal static class Report
                 r.Limits is { } l2 ? Count(l2.Decode.Median) : "-",
                 r.Limits is { } l3 ? Count(l3.BinaryDecode.Median) : "-",
                 r.RawRatio is { } raw ? Percent(raw.Median) : "-", r.DecodeRatio is { } decode ? Percent(decode.Median) : "-",
-                Seconds(r.CpuSecondsPerMillion), r.Limits is { } l4 ? Seconds(l4.SinkCpuSecondsPerMillion.Median) : "-", r.PeakRssMb.ToString("0", Invariant),
+                Seconds(r.CpuSecondsPerMillion), (r.Limits?.SinkCpuSecondsPerMillion ?? r.PacedSinkCpuSecondsPerMillion) is { } sink ? Seconds(sink.Median) : "-", r.PeakRssMb.ToString("0", Invariant),
                 r.Latency is { } l ? Millis(l.P50) : "-", r.Latency is { } l99 ? Millis(l99.P99) : "-",
                 r.Latency is { } lmax ? Millis(lmax.Max) : "-") + " |");
         }

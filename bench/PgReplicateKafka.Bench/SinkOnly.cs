@@ -24,9 +24,13 @@ internal static class SinkOnly
     /// <summary>Fewer would be timed in a handful of /proc clock ticks (10 ms).</summary>
     public const long MinimumMessages = 100_000;
 
-    /// <summary>Replays <paramref name="sample"/> <paramref name="count"/> times into a fresh topic; returns messages/s and CPU s per million.</summary>
+    /// <summary>
+    /// Replays a message of <paramref name="topic"/> <paramref name="count"/> times into a fresh topic; returns messages/s
+    /// and CPU s per million. With a <paramref name="pace"/> (messages/s) it hands them over as the latency workload's
+    /// transactions arrive, pace / 500 every 2 ms, telling the producer it is idle after each batch as the pump does.
+    /// </summary>
     public static async Task<(double Rate, double CpuSecondsPerMillion)> MeasureAsync(
-        BenchCluster cluster, string replicatorConfig, string topic, long count, CancellationToken ct = default)
+        BenchCluster cluster, string replicatorConfig, string topic, long count, int pace = 0, CancellationToken ct = default)
     {
         var sample = ReadSample(cluster.Kafka.BootstrapServers, topic);
         var target = $"{topic}.sink-only.{Guid.NewGuid():N}";
@@ -38,7 +42,7 @@ internal static class SinkOnly
         try
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka-bench.dll"), Flag, configFile, sampleFile, target, count.ToString(CultureInfo.InvariantCulture)])
+            foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka-bench.dll"), Flag, configFile, sampleFile, target, count.ToString(CultureInfo.InvariantCulture), pace.ToString(CultureInfo.InvariantCulture)])
                 info.ArgumentList.Add(arg);
             using var child = Process.Start(info)!;
             var output = child.StandardOutput.ReadToEndAsync(ct);
@@ -56,13 +60,14 @@ internal static class SinkOnly
         }
     }
 
-    /// <summary>The child: <c>--sink-only CONFIG SAMPLE TOPIC COUNT</c>; prints "messages/s CPU-s-per-million".</summary>
+    /// <summary>The child: <c>--sink-only CONFIG SAMPLE TOPIC COUNT PACE</c> (PACE 0: as fast as it can); prints "messages/s CPU-s-per-million".</summary>
     public static async Task<int> RunChildAsync(IReadOnlyList<string> args)
     {
         var config = ConfigLoader.LoadFile(args[0]);
         var (value, headers) = Parse(await File.ReadAllBytesAsync(args[1]));
         var topic = args[2];
         var count = long.Parse(args[3], CultureInfo.InvariantCulture);
+        var pace = int.Parse(args[4], CultureInfo.InvariantCulture);
         using var sink = new KafkaSink(config, NullLogger.Instance);
         var acknowledged = new Acknowledgements();
 
@@ -76,7 +81,10 @@ internal static class SinkOnly
         await acknowledged.WaitForAsync(Warmup);
         var cpu = ProcessCpu.Seconds(Environment.ProcessId);
         var clock = Stopwatch.StartNew();
-        await ProduceAsync(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged);
+        if (pace > 0)
+            ProducePaced(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged, pace);
+        else
+            await ProduceAsync(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged);
         await acknowledged.WaitForAsync(Warmup + count);
         var elapsed = clock.Elapsed;
         var used = ProcessCpu.Seconds(Environment.ProcessId) - cpu;
@@ -88,6 +96,26 @@ internal static class SinkOnly
     {
         for (var i = 0; i < keys.Length; i++)
             await sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None);
+    }
+
+    /// <summary>Batch k of pace / 500 messages is handed over k * 2 ms after the start, by one thread that sleeps in between.</summary>
+    private static void ProducePaced(KafkaSink sink, string topic, ReadOnlyMemory<byte[]> keys, byte[] value, KafkaHeaders headers, Acknowledgements acknowledged, int pace)
+    {
+        var batch = Math.Max(1, pace / 500);
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < keys.Length; start += batch)
+        {
+            var wait = TimeSpan.FromSeconds((double)start / pace) - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+                Thread.Sleep(wait);
+            for (var i = start; i < Math.Min(start + batch, keys.Length); i++)
+            {
+                if (!sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None).IsCompletedSuccessfully)
+                    throw new InvalidOperationException("the producer's queue filled at the latency workload's pace");
+            }
+
+            sink.Idle();
+        }
     }
 
     /// <summary>A recent message of the topic's first non-empty partition: value, then each header as name and value, length-prefixed.</summary>

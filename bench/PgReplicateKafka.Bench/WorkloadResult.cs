@@ -46,6 +46,12 @@ internal sealed record WorkloadResult
     /// <summary>Each run's commit-to-readable p99, in milliseconds: its median is <see cref="Latency"/>'s.</summary>
     public Measured? LatencyP99 { get; init; }
 
+    /// <summary>
+    /// Latency workload: the product's Kafka producer alone (<see cref="SinkOnly"/>) handed prebuilt messages at the
+    /// workload's pace and batch size, CPU s per million messages: what Kafka costs at that pace with no PostgreSQL and no JSON.
+    /// </summary>
+    public Measured? PacedSinkCpuSecondsPerMillion { get; init; }
+
     /// <summary>Worst commit-to-readable latency during the warm-up, in milliseconds (latency workload only).</summary>
     public double? WarmupLatencyMax { get; init; }
 }
