@@ -12,8 +12,11 @@ dotnet build bench/PgReplicateKafka.Bench -c Release -v quiet -nologo >&2
 # (docs/benchmarks.md). --replicator EXECUTABLE measures another binary instead.
 if [[ " $* " != *" --replicator "* && " $* " != *" --help "* && " $* " != *" -h "* ]]; then
   dotnet publish src/PgReplicateKafka.Cli -c Release -r linux-x64 -v quiet -nologo -o bench/out/replicator >&2
-  # With the container image's environment: the Dockerfile's MALLOC_ARENA_MAX, read from it so the two agree.
-  arenas=$(sed -n 's/^ENV MALLOC_ARENA_MAX=//p' Dockerfile)
-  set -- --replicator bench/out/replicator/pg-replicate-kafka ${arenas:+--replicator-env "MALLOC_ARENA_MAX=$arenas"} "$@"
+  # With the container image's environment (its MALLOC_ARENA_MAX and DOTNET_ settings), read from the
+  # Dockerfile so the two agree; not its PGRK_ ones, which configure the replicator.
+  while read -r setting; do
+    set -- --replicator-env "$setting" "$@"
+  done < <(sed -n 's/^ENV \(MALLOC_ARENA_MAX=.*\|DOTNET_.*\)$/\1/p' Dockerfile)
+  set -- --replicator bench/out/replicator/pg-replicate-kafka "$@"
 fi
 exec dotnet bench/PgReplicateKafka.Bench/bin/Release/net10.0/pg-replicate-kafka-bench.dll "$@"
