@@ -39,10 +39,6 @@ ENV PGRK_METRICS_LISTEN=0.0.0.0:9187
 # thread-pool worker produces, spread over 15 of them. Two arenas took the peak of a bulk stream from about
 # 130 MB to 105 MB at no cost in CPU (docs/benchmarks.md). glibc reads it only at process start.
 ENV MALLOC_ARENA_MAX=2
-# The GC's young generation kept to 4 MB instead of a size derived from the CPU's cache (16 MB on the
-# benchmark machine): the peak of a bulk stream about 10 MB lower (median 110 to 100 MB) at the same CPU
-# (docs/benchmarks.md, optimisation 20). The runtime reads it only from the environment.
-ENV DOTNET_GCgen0size=0x400000
 EXPOSE 9187
 # APP_UID (1654, user "app") is defined by the .NET base images: never run as root.
 USER $APP_UID
