@@ -24,16 +24,17 @@ internal sealed partial class BenchRunner
         for (var run = 0; run < options.Runs; run++)
         {
             var shift = run % options.Deliveries.Count;
+            string Slot(string delivery) => $"{database}_{Short(delivery)}_{run + 1}";
             foreach (var delivery in options.Deliveries.Skip(shift).Concat(options.Deliveries.Take(shift)))
             {
                 progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: {options.LatencyRate:N0} changes/s for {options.LatencySeconds} s after a {options.LatencyWarmupSeconds} s warm-up, {delivery}");
-                measured[delivery].Add(await LatencyRunAsync(database, connectionString, $"{database}_{Short(delivery)}_{run + 1}", delivery));
+                measured[delivery].Add(await LatencyRunAsync(database, connectionString, Slot(delivery), delivery));
             }
 
-            // Replays a message of the run just measured, at its pace and for as many changes.
-            var topic = $"{database}_{Short(options.Deliveries[0])}_{run + 1}.public.users";
+            // Replays a message of the run just measured, at its pace, in its transactions' size and for as many changes.
             progress.WriteLine($"[{name}] run {run + 1}/{options.Runs}: the Kafka producer alone at {options.LatencyRate:N0} messages/s");
-            var sink = await SinkOnly.MeasureAsync(cluster, ReplicatorConfig(database, "unused", "at_least_once"), topic, (long)options.LatencyRate * options.LatencySeconds, options.LatencyRate);
+            var sink = await SinkOnly.MeasureAsync(cluster, ReplicatorConfig(database, "unused", "at_least_once"), LatencyTopic(Slot(options.Deliveries[0])),
+                (long)options.LatencyRate * options.LatencySeconds, new SinkOnly.Pace(options.LatencyRate, LatencyTransactionSize));
             sinkCpu.Add(sink.CpuSecondsPerMillion);
             progress.WriteLine($"[{name}] the Kafka producer alone at that pace: {sink.CpuSecondsPerMillion:0.00} CPU s per million");
         }
@@ -62,14 +63,17 @@ internal sealed partial class BenchRunner
         }).ToList();
     }
 
+    // At most 500 transactions a second, so the writer's own round trips never limit the rate.
+    private int LatencyTransactionSize => Math.Max(1, options.LatencyRate / 500);
+
+    private static string LatencyTopic(string slot) => $"{slot}.public.users";
+
     private async Task<WorkloadResult> LatencyRunAsync(string database, string connectionString, string slot, string delivery)
     {
         await cluster.CreateSlotAsync(database, slot);
-        var topic = $"{slot}.public.users";
+        var topic = LatencyTopic(slot);
         cluster.Kafka.CreateTopic(topic, BenchCluster.Partitions);
-
-        // At most 500 transactions a second, so the writer's own round trips never limit the rate.
-        var batch = Math.Max(1, options.LatencyRate / 500);
+        var batch = LatencyTransactionSize;
         var warmupTransactions = (int)((long)options.LatencyRate * options.LatencyWarmupSeconds / batch);
         var warmupChanges = (long)warmupTransactions * batch;
         var transactions = Math.Max(1, (int)((long)options.LatencyRate * options.LatencySeconds / batch));

@@ -24,13 +24,16 @@ internal static class SinkOnly
     /// <summary>Fewer would be timed in a handful of /proc clock ticks (10 ms).</summary>
     public const long MinimumMessages = 100_000;
 
+    /// <summary>Messages handed over at <paramref name="Rate"/> a second, in batches of <paramref name="Batch"/> (a transaction's changes).</summary>
+    public sealed record Pace(int Rate, int Batch);
+
     /// <summary>
     /// Replays a message of <paramref name="topic"/> <paramref name="count"/> times into a fresh topic; returns messages/s
-    /// and CPU s per million. With a <paramref name="pace"/> (messages/s) it hands them over as the latency workload's
-    /// transactions arrive, pace / 500 every 2 ms, telling the producer it is idle after each batch as the pump does.
+    /// and CPU s per million. With a <paramref name="pace"/> it hands them over as a workload's transactions arrive,
+    /// telling the producer it is idle after each batch as the pump does; without, as fast as it can.
     /// </summary>
     public static async Task<(double Rate, double CpuSecondsPerMillion)> MeasureAsync(
-        BenchCluster cluster, string replicatorConfig, string topic, long count, int pace = 0, CancellationToken ct = default)
+        BenchCluster cluster, string replicatorConfig, string topic, long count, Pace? pace = null, CancellationToken ct = default)
     {
         var sample = ReadSample(cluster.Kafka.BootstrapServers, topic);
         var target = $"{topic}.sink-only.{Guid.NewGuid():N}";
@@ -42,7 +45,8 @@ internal static class SinkOnly
         try
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka-bench.dll"), Flag, configFile, sampleFile, target, count.ToString(CultureInfo.InvariantCulture), pace.ToString(CultureInfo.InvariantCulture)])
+            foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "pg-replicate-kafka-bench.dll"), Flag, configFile, sampleFile, target, count.ToString(CultureInfo.InvariantCulture),
+                         (pace?.Rate ?? 0).ToString(CultureInfo.InvariantCulture), (pace?.Batch ?? 0).ToString(CultureInfo.InvariantCulture)])
                 info.ArgumentList.Add(arg);
             using var child = Process.Start(info)!;
             var output = child.StandardOutput.ReadToEndAsync(ct);
@@ -60,14 +64,15 @@ internal static class SinkOnly
         }
     }
 
-    /// <summary>The child: <c>--sink-only CONFIG SAMPLE TOPIC COUNT PACE</c> (PACE 0: as fast as it can); prints "messages/s CPU-s-per-million".</summary>
+    /// <summary>The child: <c>--sink-only CONFIG SAMPLE TOPIC COUNT RATE BATCH</c> (RATE 0: as fast as it can); prints "messages/s CPU-s-per-million".</summary>
     public static async Task<int> RunChildAsync(IReadOnlyList<string> args)
     {
         var config = ConfigLoader.LoadFile(args[0]);
         var (value, headers) = Parse(await File.ReadAllBytesAsync(args[1]));
         var topic = args[2];
         var count = long.Parse(args[3], CultureInfo.InvariantCulture);
-        var pace = int.Parse(args[4], CultureInfo.InvariantCulture);
+        var rate = int.Parse(args[4], CultureInfo.InvariantCulture);
+        var batch = int.Parse(args[5], CultureInfo.InvariantCulture);
         using var sink = new KafkaSink(config, NullLogger.Instance);
         var acknowledged = new Acknowledgements();
 
@@ -81,8 +86,8 @@ internal static class SinkOnly
         await acknowledged.WaitForAsync(Warmup);
         var cpu = ProcessCpu.Seconds(Environment.ProcessId);
         var clock = Stopwatch.StartNew();
-        if (pace > 0)
-            ProducePaced(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged, pace);
+        if (rate > 0)
+            ProducePaced(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged, new Pace(rate, batch));
         else
             await ProduceAsync(sink, topic, keys.AsMemory(Warmup), value, headers, acknowledged);
         await acknowledged.WaitForAsync(Warmup + count);
@@ -98,17 +103,16 @@ internal static class SinkOnly
             await sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None);
     }
 
-    /// <summary>Batch k of pace / 500 messages is handed over k * 2 ms after the start, by one thread that sleeps in between.</summary>
-    private static void ProducePaced(KafkaSink sink, string topic, ReadOnlyMemory<byte[]> keys, byte[] value, KafkaHeaders headers, Acknowledgements acknowledged, int pace)
+    /// <summary>The batch starting at message n is handed over n / rate seconds after the start, by one thread that sleeps in between.</summary>
+    private static void ProducePaced(KafkaSink sink, string topic, ReadOnlyMemory<byte[]> keys, byte[] value, KafkaHeaders headers, Acknowledgements acknowledged, Pace pace)
     {
-        var batch = Math.Max(1, pace / 500);
         var clock = Stopwatch.StartNew();
-        for (var start = 0; start < keys.Length; start += batch)
+        for (var start = 0; start < keys.Length; start += pace.Batch)
         {
-            var wait = TimeSpan.FromSeconds((double)start / pace) - clock.Elapsed;
+            var wait = TimeSpan.FromSeconds((double)start / pace.Rate) - clock.Elapsed;
             if (wait > TimeSpan.Zero)
                 Thread.Sleep(wait);
-            for (var i = start; i < Math.Min(start + batch, keys.Length); i++)
+            for (var i = start; i < Math.Min(start + pace.Batch, keys.Length); i++)
             {
                 if (!sink.ProduceAsync(topic, keys.Span[i], value, headers, acknowledged, CancellationToken.None).IsCompletedSuccessfully)
                     throw new InvalidOperationException("the producer's queue filled at the latency workload's pace");
